@@ -1,0 +1,33 @@
+"""kgan: a Keras 3 / TensorFlow GAN model zoo.
+
+Every GAN is a ``keras.Model`` (:class:`kgan.GAN`) trained with plain ``fit``; the zoo
+publishes trained weights (``kgan.zoo.load("dcgan_mnist")``).
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Everything imported eagerly here runs without TensorFlow (models, losses, the zoo), so
+# the same builders and weights work under Keras' JAX backend (kgan.jax_training).
+from kgan import callbacks, layers, losses, zoo  # noqa: E402
+from kgan.gan import GAN  # noqa: E402
+from kgan import models  # noqa: E402  (registers the zoo entries)
+
+#: Submodules imported on first attribute access (PEP 562): ``kgan.data`` builds tf.data
+#: pipelines and so imports TensorFlow, which ``import kgan`` must not require.
+_LAZY_SUBMODULES = ("data",)
+
+__all__ = ["GAN", "callbacks", "data", "layers", "losses", "models", "zoo"]
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f"kgan.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'kgan' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

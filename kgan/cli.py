@@ -1,0 +1,169 @@
+"""The ``kgan`` command: ``kgan list|info|train|sample|eval|export``.
+
+    kgan list [PATTERN]
+    kgan info NAME
+    kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
+    kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
+    kgan eval NAME [--n 10000]
+    kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
+                [--uint8_io] [--out DIR] [--version N] [--overwrite]
+
+``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
+missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; no
+traceback.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data", None, "train: data set name (default: the entry's).")
+flags.DEFINE_string("data_dir", None, "train: folder holding <data>/ IDX files.")
+flags.DEFINE_integer("epochs", None, "train: epochs (default: the recipe's).")
+flags.DEFINE_integer("batch_size", None, "train: per-replica batch size (default: recipe).")
+flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.")
+flags.DEFINE_string("out", None, "train: run folder; sample: PNG path.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
+                  "train: tf.distribute strategy.")
+flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
+                     "sample/eval: default True).")
+flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).")
+flags.DEFINE_integer("seed", 0, "sample: latent seed.")
+flags.DEFINE_boolean("savedmodel", False, "export: TF Serving SavedModel OUT/<name>/<version>/.")
+flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<quantize>.tflite.")
+flags.DEFINE_enum("quantize", "none", ["none", "float16", "int8"], "export: TFLite type.")
+flags.DEFINE_boolean("uint8_io", False, "export: SavedModel adds an image_uint8 output; "
+                     "TFLite int8 takes uint8 latents and returns uint8 images.")
+flags.DEFINE_integer("version", 1, "export: SavedModel version directory.", lower_bound=1)
+flags.DEFINE_boolean("overwrite", False, "export: replace an existing version / file.")
+flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating int8 ranges.",
+                     lower_bound=1)
+
+COMMANDS = ("list", "info", "train", "sample", "eval", "export")
+
+
+def _usage_error(message):
+    print(f"kgan: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _cmd_list(args):
+    from kgan import zoo
+
+    for name in zoo.list_models(args[0] if args else "*"):
+        cfg = zoo.info(name)
+        status = "weights" if cfg.weights else "no weights"
+        print(f"{name:28s} {cfg.family:12s} {cfg.dataset:14s} {status}")
+
+
+def _cmd_info(args):
+    from kgan import zoo
+
+    cfg = zoo.info(_one_name(args))
+    print(json.dumps({**dataclasses.asdict(cfg), "card": cfg.card}, indent=2, default=str))
+
+
+def _cmd_train(args):
+    from kgan import training
+
+    name = _one_name(args)
+    out = FLAGS.out or f"runs/{name}"
+    model, history, wall = training.train(
+        name, out, data=FLAGS.data, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+        steps_per_epoch=FLAGS.steps_per_epoch, strategy=FLAGS.strategy,
+        pretrained=bool(FLAGS.pretrained), data_dir=FLAGS.data_dir)
+    final = {k: round(float(v[-1]), 4) for k, v in history.items()}
+    print(f"trained {name} in {wall:.0f} s: {final}; weights, samples and backups in {out}/")
+
+
+def _cmd_sample(args):
+    from kgan import zoo
+    from kgan.images import save_grid
+
+    name = _one_name(args)
+    model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
+    n = FLAGS.n or 64
+    labels = None
+    if model.num_classes:
+        labels = [i * model.num_classes // n for i in range(n)]
+    images = model.generate(n, labels=labels, seed=FLAGS.seed)
+    path = save_grid(FLAGS.out or f"{name}_samples.png", images,
+                     rows=model.num_classes or None)
+    print(f"wrote {n} samples of {name} to {path}")
+
+
+def _cmd_eval(args):
+    from kgan import metrics, zoo
+
+    name = _one_name(args)
+    model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
+    result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
+    print(json.dumps(result, indent=2, default=float))
+
+
+def _cmd_export(args):
+    from kgan import export
+
+    logging.set_verbosity(logging.WARNING)  # TF logs every SavedModel write at INFO
+    if len(args) != 1:
+        raise ValueError("give exactly one NAME (zoo entry) or PATH (.keras file).")
+    if FLAGS.savedmodel == FLAGS.tflite:
+        raise ValueError("choose exactly one of --savedmodel or --tflite.")
+    if FLAGS.savedmodel and FLAGS.quantize != "none":
+        raise ValueError("--quantize applies to --tflite only.")
+    if FLAGS.tflite and FLAGS["version"].present:
+        raise ValueError("--version applies to --savedmodel only.")
+    model = export.load_exportable(args[0])
+    out = FLAGS.out or "exported"
+    if FLAGS.savedmodel:
+        path = export.export_savedmodel(model, out, FLAGS.version, FLAGS.uint8_io,
+                                        FLAGS.overwrite)
+        print(f"wrote {export.write_models_config(out)}")
+    else:
+        data = (export.calibration_inputs(model, FLAGS.calibration_samples)
+                if FLAGS.quantize == "int8" else None)
+        path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
+                                    FLAGS.overwrite)
+    stats = export.compare(model, path)
+    print(f"wrote {path} ({export.size_bytes(path) / 1024:.0f} KiB); against Keras on 32 "
+          f"latents: mean |error| {stats['mean_abs_error']:.2g}, max {stats['max_abs_error']:.2g}"
+          f"; {stats['ms_per_image']:.2f} ms per image (batch 1)")
+
+
+def _one_name(args):
+    if len(args) != 1:
+        _usage_error("expected exactly one zoo entry name; see `kgan list`.")
+    return args[0]
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        _usage_error(f"expected a command: {' | '.join(COMMANDS)}")
+    command, args = argv[1], argv[2:]
+    try:
+        globals()[f"_cmd_{command}"](args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        _usage_error(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main, flags_parser=_parse_flags)
+
+
+def run_command(command):
+    """Entry point of a tool that is one ``kgan`` command (``tools/export.py``)."""
+    app.run(lambda argv: main([argv[0], command, *argv[1:]]), flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        _usage_error(str(err))

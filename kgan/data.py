@@ -1,0 +1,177 @@
+"""Training data as ``tf.data`` pipelines of float32 images in [-1, 1].
+
+``load(name)`` looks for a local copy first, so tests and zoo recipes never download:
+``data_dir``, then ``$KGAN_DATA_DIR``, then the ``shared/data`` folder beside the kgan checkout
+(each holding ``<name>/`` with the original IDX ``.gz`` files), and only then
+``tensorflow_datasets`` for users with a network. ``from_numpy`` and ``from_folder`` wrap
+users' own images the same way.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+# The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
+# trainer) reads the same files; kgan.data.read_idx stays public.
+from kgan.idx import IDX_FILES as _IDX_FILES
+from kgan.idx import read_idx  # noqa: F401
+
+IMAGE_DATASETS = ("mnist", "fashion_mnist")
+SPLITS = tuple(_IDX_FILES)
+
+
+def default_roots():
+    """Folders searched for ``<name>/`` after ``data_dir``: env var, then the shared folder."""
+    roots = []
+    if os.environ.get("KGAN_DATA_DIR"):
+        roots.append(Path(os.environ["KGAN_DATA_DIR"]))
+    checkout = Path(__file__).resolve().parents[1]
+    roots += [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    return roots
+
+
+def load_arrays(name, split="train", data_dir=None):
+    """Returns ``(images uint8 (N, H, W, C), labels int32 (N,))`` from local files or tfds."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"Unknown data set {name!r}; expected one of {', '.join(IMAGE_DATASETS)}.")
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r} for {name}; expected one of {', '.join(SPLITS)}.")
+    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
+    image_file, label_file = _IDX_FILES[split]
+    for root in roots:
+        folder = root / name
+        if (folder / image_file).exists() and (folder / label_file).exists():
+            images = read_idx(folder / image_file)[..., None]
+            labels = read_idx(folder / label_file).astype("int32")
+            if len(images) != len(labels):
+                raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels.")
+            return images, labels
+    return _load_tfds_arrays(name, split, roots)
+
+
+def _network_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _load_tfds_arrays(name, split, searched):
+    import tensorflow_datasets as tfds
+
+    where = ", ".join(str(r / name) for r in searched)
+    try:  # Already prepared in ~/tensorflow_datasets: no network needed.
+        ds = tfds.load(name, split=split, as_supervised=True, batch_size=-1, download=False)
+    except Exception:  # noqa: BLE001 - tfds raises several types for "not prepared"
+        if not _network_reachable():
+            raise FileNotFoundError(
+                f"No local copy of {name!r} (looked in {where}) and no network for "
+                f"tensorflow_datasets. Put the IDX .gz files in <dir>/{name}/ and set "
+                "KGAN_DATA_DIR=<dir> (or pass data_dir=)."
+            ) from None
+        ds = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
+    images, labels = tfds.as_numpy(ds)
+    return images.astype("uint8"), labels.astype("int32")
+
+
+def _to_signed_unit(images):
+    return tf.cast(images, "float32") / 127.5 - 1.0
+
+
+def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, repeat=False):
+    """A dataset of batches from arrays of images (uint8 [0, 255] or float [-1, 1]).
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, C)``; uint8 pixels are scaled to [-1, 1].
+        labels: optional ``(N,)`` integer classes; batches are then ``(images, labels)``.
+        batch_size: examples per batch; the last partial batch is dropped so every step
+            sees the same batch size (needed for multi-replica training).
+        shuffle: reshuffle every epoch (seeded by ``seed``).
+        repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"images must have shape (N, H, W) or (N, H, W, C) with C in 1/3/4; "
+            f"received {images.shape}."
+        )
+    if len(images) == 0:
+        raise ValueError("images is empty: give at least one image.")
+    if images.dtype == np.uint8:
+        scale = _to_signed_unit
+    elif np.issubdtype(images.dtype, np.floating):
+        if images.min() < -1.0001 or images.max() > 1.0001:
+            raise ValueError(
+                f"Float images must be in [-1, 1]; received [{images.min():.3g}, "
+                f"{images.max():.3g}]. Pass uint8 pixels, or scale with x / 127.5 - 1."
+            )
+        images = images.astype("float32")
+        scale = tf.identity
+    else:
+        raise ValueError(f"images must be uint8 or float; received dtype {images.dtype}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    if batch_size > len(images):
+        raise ValueError(
+            f"batch_size={batch_size} exceeds the {len(images)} images, and partial batches "
+            "are dropped: use a smaller batch_size."
+        )
+    tensors = images
+    if labels is not None:
+        labels = np.asarray(labels).astype("int32").reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        tensors = (images, labels)
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    if labels is not None:
+        ds = ds.map(lambda x, y: (scale(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuffle=True,
+         seed=None, repeat=False):
+    """Loads a named data set as batches of float32 images in [-1, 1] (NHWC).
+
+    Args:
+        name: ``"mnist"`` or ``"fashion_mnist"``.
+        split: ``"train"`` or ``"test"``.
+        batch_size: images per batch (partial batches dropped).
+        data_dir: folder holding ``<name>/`` with the IDX files; see module doc for the
+            other places searched.
+        labels: yield ``(images, labels)`` with int32 labels (conditional models need it).
+        shuffle, seed, repeat: see :func:`from_numpy`.
+
+    Example:
+        >>> ds = kgan.data.load("mnist", batch_size=64, labels=True)
+    """
+    images, classes = load_arrays(name, split, data_dir)
+    return from_numpy(images, classes if labels else None, batch_size, shuffle, seed, repeat)
+
+
+def from_folder(path, image_size, channels=3, batch_size=128, shuffle=True, seed=None):
+    """Users' own images from a folder (searched recursively), resized to ``image_size``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"Image folder {path} does not exist.")
+    import keras
+
+    color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[channels]
+    ds = keras.utils.image_dataset_from_directory(
+        path, labels=None, color_mode=color_mode, batch_size=batch_size,
+        image_size=tuple(image_size), shuffle=shuffle, seed=seed,
+    )
+    ds = ds.unbatch().batch(batch_size, drop_remainder=True)
+    return ds.map(_to_signed_unit, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,470 @@
+"""Exporting kgan generators: SavedModels for TF Serving and TFLite (LiteRT) files for phones.
+
+Only the generator leaves: a served or mobile GAN draws images, it does not train, so the
+discriminator and optimizer state stay behind, and models trained with an EMA of the
+generator weights are exported with those averaged weights (``GAN.inference_weights``).
+
+SavedModel (``export_savedmodel``) follows TF Serving's ``DIR/<name>/<version>/`` layout, is
+written next to its final place and renamed in one step (a server watching ``DIR`` never
+loads half a model), and carries two signatures:
+
+* ``serving_default``: ``latent`` float32 ``(None, latent_dim)`` [+ ``label`` int32 ``(None,)``
+  for conditional models] -> ``image`` float32 ``(None, H, W, C)`` in [-1, 1];
+* ``generate_from_seed``: ``seed`` int64 ``(None,)`` [+ ``label``] -> one image per seed. The
+  latent of seed ``s`` is ``tf.random.stateless_normal([latent_dim], seed=[s, 0],
+  alg="philox")`` (:func:`seed_latents`), the same on every machine and device, so a client
+  can ask for "image 42" without shipping 100 floats, and reproduce it in Python.
+
+With ``uint8_io=True`` both also return ``image_uint8``: ``round((image + 1) * 127.5)``, pixels
+ready for a PNG. :func:`write_models_config` writes ``DIR/models.config`` for
+``tensorflow_model_server --model_config_file``; ``docs/serving.md`` shows the requests.
+
+TFLite (``export_tflite``) converts the ``serving_default`` signature with
+``tf.lite.TFLiteConverter``: ``quantize="none"`` (float32), ``"float16"`` (weights in float16,
+half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
+``representative_data``, e.g. :func:`calibration_inputs`, latents drawn like the model's
+own). int8 files keep float32 inputs/outputs (quantized at the edges) unless ``uint8_io``,
+which makes the latent input and image output uint8 for integer-only accelerators; the image
+range is pinned to tanh's [-1, 1], so a uint8 output ``q`` is the image
+``(q - 128) / 127.5`` and within one level of the pixel value. A conversion that would leave a
+float op behind fails instead of shipping a float model labelled int8. The seed signature is
+not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
+
+Example:
+    >>> model = kgan.zoo.load("dcgan_mnist")
+    >>> kgan.export.export_savedmodel(model, "exported")        # exported/dcgan_mnist/1/
+    >>> kgan.export.write_models_config("exported")
+    >>> path = kgan.export.export_tflite(model, "exported", quantize="int8",
+    ...                                  representative_data=kgan.export.calibration_inputs(model))
+    >>> kgan.export.compare(model, path)        # errors against Keras and ms per image
+"""
+
+import os
+import re
+import shutil
+import tempfile
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kgan import zoo
+from kgan._validation import check_labels, check_latents
+from kgan.gan import GAN
+
+QUANTIZATIONS = ("none", "float16", "int8")
+SERVING_SIGNATURE = "serving_default"
+SEED_SIGNATURE = "generate_from_seed"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# ---------------------------------------------------------------------------- inputs
+def load_exportable(name_or_path):
+    """A zoo entry with its published weights, or a GAN saved as a ``.keras`` file.
+
+    Raises:
+        ValueError: unknown entry, entry without published weights, or a file that is not a
+            saved ``kgan.GAN``.
+        FileNotFoundError: a ``.keras`` path that does not exist.
+    """
+    text = str(name_or_path)
+    if text.endswith(".keras") or os.sep in text or os.path.exists(text):
+        return _load_keras_file(Path(text))
+    if not zoo.info(text).weights:
+        raise ValueError(
+            f"Zoo entry {text!r} has no published weights yet, so there is nothing to export; "
+            "train it with tools/train_zoo.py or pass a .keras file."
+        )
+    return zoo.load(text)
+
+
+def _load_keras_file(path):
+    if not path.is_file():
+        raise FileNotFoundError(f"No .keras file at {path}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras file (a zip archive written by model.save).")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, TypeError, OSError) as err:
+        raise ValueError(f"{path} could not be loaded as a Keras model: {err}") from err
+    if not isinstance(model, GAN):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a kgan GAN; export saves generators "
+            "of models built with kgan (kgan.zoo.load(...), then model.save(path))."
+        )
+    return model
+
+
+def seed_latents(seeds, latent_dim):
+    """The latents the ``generate_from_seed`` signature uses: one N(0, I) row per seed.
+
+    ``model.generate(z=seed_latents([42], model.latent_dim))`` is the served image of seed 42.
+    """
+    seeds = tf.convert_to_tensor(np.asarray(seeds, dtype="int64").reshape(-1))
+    return _seed_latents(seeds, int(latent_dim)).numpy()
+
+
+def _seed_latents(seeds, latent_dim):
+    return tf.map_fn(
+        lambda s: tf.random.stateless_normal(
+            [latent_dim], seed=tf.stack([s, tf.zeros_like(s)]), alg="philox"),
+        seeds, fn_output_signature=tf.float32)
+
+
+def calibration_inputs(model, n=256, seed=0):
+    """Inputs like the ones the model sees: ``{"latent": N(0, I) (n, latent_dim)}`` plus
+    ``"label"`` cycling through the classes for conditional models. Used as int8
+    ``representative_data`` and to compare exports with Keras."""
+    inputs = {"latent": check_latents(None, n, model.latent_dim, seed)}
+    if model.conditional:
+        inputs["label"] = check_labels(None, n, model.num_classes, required=False)
+    return inputs
+
+
+def _check_inputs(model, inputs, what):
+    """Validates a ``{"latent": ..., ["label": ...]}`` dict and returns it as numpy arrays."""
+    expected = {"latent", "label"} if model.conditional else {"latent"}
+    if not isinstance(inputs, dict) or set(inputs) != expected:
+        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(
+            f"{what} must be a dict with keys {sorted(expected)} (see "
+            f"kgan.export.calibration_inputs); received {got}."
+        )
+    checked = {"latent": check_latents(inputs["latent"], None, model.latent_dim, None)}
+    if model.conditional:
+        checked["label"] = check_labels(
+            inputs["label"], len(checked["latent"]), model.num_classes, required=True)
+    return checked
+
+
+def _input_specs(model):
+    specs = [tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent")]
+    if model.conditional:
+        specs.append(tf.TensorSpec([None], tf.int32, name="label"))
+    return specs
+
+
+def _image(model, latent, label=None):
+    """The generator's images, clipped to [-1, 1] like ``GAN.generate``."""
+    x = model.generator([latent, label] if model.conditional else latent, training=False)
+    return tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
+
+
+def _to_uint8(image):
+    return tf.cast(tf.round((image + 1.0) * 127.5), tf.uint8)
+
+
+# ---------------------------------------------------------------------------- SavedModel
+def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False, name=None):
+    """Writes the generator as a TF Serving SavedModel in ``out_dir/<name>/<version>/``.
+
+    Args:
+        model: a ``kgan.GAN``.
+        out_dir: the model base directory TF Serving is pointed at.
+        version: positive integer version directory.
+        uint8_io: also return ``image_uint8`` pixels from both signatures.
+        overwrite: replace an existing version directory (otherwise FileExistsError and
+            nothing is touched).
+        name: served model name; defaults to ``model.name`` (the zoo entry name).
+
+    Returns:
+        ``Path`` of the version directory.
+
+    Raises:
+        FileExistsError: the version directory exists and ``overwrite`` is False.
+        ValueError: a bad ``version`` or ``name``.
+    """
+    _check_model(model)
+    name = _check_name(name or model.name)
+    if isinstance(version, bool) or int(version) != version or version < 1:
+        raise ValueError(f"version must be a positive integer; received {version!r}.")
+    final = Path(out_dir) / name / str(int(version))
+    _refuse_existing(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        with model.inference_weights():
+            _serving_archive(model, uint8_io).write_out(str(staging / "model"), verbose=False)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging / "model", final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _serving_archive(model, uint8_io):
+    def outputs(latent, label):
+        image = _image(model, latent, label)
+        return {"image": image, "image_uint8": _to_uint8(image)} if uint8_io else {"image": image}
+
+    def serve(latent, label=None):
+        return outputs(latent, _checked_labels(label, model.num_classes))
+
+    def from_seed(seed, label=None):
+        return serve(_seed_latents(seed, model.latent_dim), label)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model.generator)
+    specs = _input_specs(model)
+    archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve), input_signature=specs)
+    archive.add_endpoint(
+        SEED_SIGNATURE, tf.function(from_seed),
+        input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), *specs[1:]])
+    return archive
+
+
+def _checked_labels(label, num_classes):
+    """Out-of-range labels fail the request (a GPU gather would silently return zeros)."""
+    if label is None:
+        return None
+    message = f"label must be a class index in [0, {num_classes})"
+    with tf.control_dependencies([
+        tf.debugging.assert_non_negative(label, message=message),
+        tf.debugging.assert_less(label, num_classes, message=message),
+    ]):
+        return tf.identity(label)
+
+
+def write_models_config(out_dir, base_path="/models"):
+    """Writes ``out_dir/models.config`` listing every exported model under ``out_dir``.
+
+    ``base_path`` is where ``out_dir`` is mounted in the server (TF Serving wants absolute
+    paths); the default matches ``docker run -v "$PWD/out_dir:/models"``.
+    """
+    out_dir = Path(out_dir)
+    names = sorted(
+        d.name for d in out_dir.iterdir()
+        if d.is_dir() and any(v.is_dir() and v.name.isdigit() for v in d.iterdir())
+    )
+    if not names:
+        raise ValueError(f"{out_dir} holds no exported SavedModel (<name>/<version>/) to list.")
+    entries = "".join(
+        f'  config {{\n    name: "{n}"\n    base_path: "{base_path.rstrip("/")}/{n}"\n'
+        f'    model_platform: "tensorflow"\n  }}\n'
+        for n in names
+    )
+    path = out_dir / "models.config"
+    path.write_text(f"model_config_list {{\n{entries}}}\n")
+    return path
+
+
+# ---------------------------------------------------------------------------- TFLite
+def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
+                  overwrite=False, name=None):
+    """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
+
+    Args:
+        model: a ``kgan.GAN``.
+        out_dir: directory of the file.
+        quantize: ``"none"`` (float32), ``"float16"`` or ``"int8"``.
+        representative_data: for ``"int8"`` only, and required there: calibration inputs
+            ``{"latent": (n, latent_dim)[, "label": (n,)]}`` such as
+            ``calibration_inputs(model)``.
+        uint8_io: int8 only: uint8 latent input and image output.
+        overwrite: replace an existing file (otherwise FileExistsError).
+        name: file name stem; defaults to ``model.name``.
+
+    Returns:
+        ``Path`` of the ``.tflite`` file.
+
+    Raises:
+        FileExistsError: the file exists and ``overwrite`` is False.
+        ValueError: an unknown ``quantize``, int8 without (or with malformed)
+            ``representative_data``, or ``representative_data`` / ``uint8_io`` without int8.
+        RuntimeError: the int8 model would keep float tensors inside (not written).
+    """
+    _check_model(model)
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError(
+            "int8 quantization needs representative_data to calibrate the value ranges, "
+            "e.g. kgan.export.calibration_inputs(model).")
+    if quantize != "int8" and (representative_data is not None or uint8_io):
+        raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
+    if representative_data is not None:
+        representative_data = _check_inputs(model, representative_data, "representative_data")
+    suffix = "_uint8" if uint8_io else ""
+    path = Path(out_dir) / f"{_check_name(name or model.name)}_{_file_tag(quantize)}{suffix}.tflite"
+    _refuse_existing(path, overwrite)
+    content = _convert(model, quantize, representative_data, uint8_io)
+    if quantize == "int8":
+        _check_integer_only(content)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.part")
+    staging.write_bytes(content)
+    os.replace(staging, path)
+    return path
+
+
+def _file_tag(quantize):
+    return "float32" if quantize == "none" else quantize
+
+
+def _convert(model, quantize, representative_data, uint8_io):
+    """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes)."""
+    def serve(*inputs):
+        image = _image(model, *inputs)
+        if quantize == "int8":  # pin the output scale to tanh's range, see the module doc
+            image = tf.quantization.fake_quant_with_min_max_args(image, -1.0, 1.0)
+        return {"image": image}
+
+    with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
+        archive = keras.export.ExportArchive()
+        archive.track(model.generator)
+        archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
+                             input_signature=_input_specs(model))
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, [SERVING_SIGNATURE])
+        _configure(converter, quantize, representative_data, uint8_io)
+        with warnings.catch_warnings():  # calibration runs the deprecated tf.lite.Interpreter
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            return converter.convert()
+
+
+def _configure(converter, quantize, representative_data, uint8_io):
+    if quantize == "none":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+        return
+    n = len(representative_data["latent"])
+    converter.representative_dataset = lambda: (
+        {k: v[i:i + 1] for k, v in representative_data.items()} for i in range(n))
+    # Builtin int8 kernels only: an op without one fails the conversion instead of
+    # silently staying float.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if uint8_io:
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+
+
+def _check_integer_only(content):
+    """Raises unless every float tensor of an int8 model is one of its inputs/outputs."""
+    interpreter = _interpreter(content)
+    boundary = {d["index"] for d in interpreter.get_input_details()}
+    boundary |= {d["index"] for d in interpreter.get_output_details()}
+    floats = [d["name"] for d in interpreter.get_tensor_details()
+              if np.issubdtype(d["dtype"], np.floating) and d["index"] not in boundary]
+    if floats:
+        raise RuntimeError(
+            f"int8 conversion left {len(floats)} float tensors inside the model (e.g. "
+            f"{floats[:3]}); refusing to write a float model labelled int8.")
+
+
+def _interpreter(content, num_threads=None):
+    """A LiteRT interpreter (``tf.lite.Interpreter`` when ai-edge-litert is missing)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_content=content, num_threads=num_threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def run_tflite(path, inputs, num_threads=1):
+    """Runs a kgan ``.tflite`` file; returns float32 images in [-1, 1].
+
+    ``inputs`` holds float latents (and int labels) whatever the file's types: uint8/int8
+    inputs are quantized and outputs dequantized with the file's own parameters.
+    """
+    return _tflite_runner(path, num_threads)(inputs)
+
+
+def _tflite_runner(path, num_threads):
+    runner = _interpreter(Path(path).read_bytes(), num_threads).get_signature_runner(
+        SERVING_SIGNATURE)
+    inputs, output = runner.get_input_details(), runner.get_output_details()["image"]
+    return lambda feed: _dequantize(
+        runner(**{k: _quantize(np.asarray(v), inputs[k]) for k, v in feed.items()})["image"],
+        output)
+
+
+def _quantize(values, detail):
+    dtype = detail["dtype"]
+    scale, zero_point = detail["quantization"]
+    if np.issubdtype(dtype, np.integer) and scale:
+        limits = np.iinfo(dtype)
+        values = np.clip(np.round(values / scale + zero_point), limits.min, limits.max)
+    return values.astype(dtype)
+
+
+def _dequantize(values, detail):
+    scale, zero_point = detail["quantization"]
+    if scale:
+        values = (values.astype("float32") - zero_point) * scale
+    return values.astype("float32")
+
+
+# ---------------------------------------------------------------------------- checks
+def compare(model, path, n=32, seed=0):
+    """Compares an export with ``model.generate`` on ``n`` fresh latents.
+
+    Args:
+        path: a ``.tflite`` file or a SavedModel version directory.
+
+    Returns:
+        dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units) and
+        ``ms_per_image``, the median latency of one-image calls (TFLite on one thread).
+    """
+    inputs = calibration_inputs(model, n, seed)
+    expected = model.generate(z=inputs["latent"], labels=inputs.get("label"))
+    run = _runner(path)
+    actual = run(inputs)
+    error = np.abs(actual - expected)
+    times = []
+    for i in range(min(n, 16)):
+        one = {k: v[i:i + 1] for k, v in inputs.items()}
+        start = time.perf_counter()
+        run(one)
+        times.append(time.perf_counter() - start)
+    return {
+        "max_abs_error": float(error.max()),
+        "mean_abs_error": float(error.mean()),
+        "ms_per_image": 1e3 * float(np.median(times)),
+    }
+
+
+def _runner(path):
+    """A function running an export on an inputs dict, loaded once so timings exclude it."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        return _tflite_runner(path, num_threads=1)
+    signature = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    return lambda feed: signature(**{k: tf.constant(v) for k, v in feed.items()})["image"].numpy()
+
+
+def size_bytes(path):
+    """Size of a file, or of everything under a directory (a SavedModel)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------- helpers
+def _check_model(model):
+    if not isinstance(model, GAN):
+        raise TypeError(f"Expected a kgan.GAN to export; received {type(model).__name__}.")
+
+
+def _check_name(name):
+    if not _NAME_PATTERN.match(name):
+        raise ValueError(
+            f"Model name {name!r} is not usable in a path or URL: use letters, digits, "
+            "'_', '-' and '.'.")
+    return name
+
+
+def _refuse_existing(path, overwrite):
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; pass overwrite=True (--overwrite) to replace it, or "
+            "choose another version / output directory.")

@@ -1,0 +1,446 @@
+"""``kgan.GAN``: the Keras model every GAN family in kgan is built on.
+
+A GAN is two networks playing a game (Goodfellow et al. 2014): the discriminator D learns to
+tell real images from generated ones, the generator G learns to fool it. ``GAN.train_step``
+runs ``d_steps`` discriminator updates, then one generator update, per batch, so users train
+with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars.
+
+The step is written to give the same result on one device and under
+``tf.distribute.MirroredStrategy`` / ``MultiWorkerMirroredStrategy``:
+
+* losses are means over the replica's batch divided by ``num_replicas_in_sync``, because
+  Keras optimizers sum gradients across replicas;
+* latents and interpolation coefficients are drawn for the *global* batch from a stateless
+  RNG keyed on ``(seed, step)`` and each replica takes its own slice, so every replica gets
+  different latents and 1 or N replicas see exactly the same ones.
+"""
+
+import numpy as np
+import keras
+
+try:
+    import tensorflow as tf
+except ImportError:
+    # The model, generate() and the weights are backend-neutral: kgan.jax_training trains
+    # these models with Keras on JAX on machines without TensorFlow. Only fit()/train_step
+    # below use tf, and they are not called there.
+    tf = None
+
+from kgan import losses as gan_losses
+from kgan._validation import check_images, check_labels, check_latents
+
+# Per-step RNG streams: each discriminator step k uses stream k, the generator step the last.
+_MAX_D_STEPS = 64
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GAN(keras.Model):
+    """Base class of every kgan family: a generator, a discriminator and the game between them.
+
+    Args:
+        generator: ``keras.Model`` mapping a latent batch ``(B, latent_dim)`` (and, when
+            ``num_classes > 0``, integer labels ``(B,)``) to images ``(B, H, W, C)`` in
+            [-1, 1].
+        discriminator: ``keras.Model`` mapping images (and labels) to logits ``(B, 1)``.
+        latent_dim: size of the latent vector z.
+        num_classes: number of classes for conditional models; 0 when unconditional.
+        seed: seed of the latent RNG used in training (latents are a pure function of
+            ``seed`` and the step number, which makes training reproducible and resumable).
+
+    Example:
+        >>> model = kgan.zoo.load("test_dcgan", pretrained=False)   # compiled
+        >>> model.fit(kgan.data.load("mnist", batch_size=32), steps_per_epoch=2)
+        >>> images = model.generate(16, seed=0)                   # (16, 28, 28, 1) in [-1, 1]
+    """
+
+    #: Arguments ``compile()`` uses when called without them; families override this.
+    compile_defaults = dict(
+        loss="non_saturating",
+        learning_rate=2e-4,
+        beta_1=0.5,
+        beta_2=0.999,
+        d_steps=1,
+        gp_weight=0.0,
+        r1_weight=0.0,
+        ema_decay=0.0,
+    )
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.num_classes = int(num_classes)
+        self.seed = int(seed)
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+        }
+        self._active_metric_names = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+        if generator.built and discriminator.built:
+            self.built = True
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def image_shape(self):
+        """``(H, W, C)`` of the generated images."""
+        return tuple(self.generator.output_shape[1:])
+
+    @property
+    def conditional(self):
+        return self.num_classes > 0
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        d_optimizer=None,
+        g_optimizer=None,
+        loss=None,
+        d_steps=None,
+        gp_weight=None,
+        r1_weight=None,
+        ema_decay=None,
+        **kwargs,
+    ):
+        """Configures the game. Any argument left out takes the family's default.
+
+        Args:
+            d_optimizer, g_optimizer: Keras optimizers (Adam with the family's recipe when
+                omitted). Under ``mixed_float16`` they are wrapped in a
+                ``LossScaleOptimizer``.
+            loss: one of ``kgan.losses.LOSS_NAMES``.
+            d_steps: discriminator updates per generator update (>= 1).
+            gp_weight: weight of the WGAN-GP gradient penalty (0 disables it).
+            r1_weight: gamma of the R1 penalty; the penalty added is gamma / 2 * R1.
+            ema_decay: if > 0, the generator optimizer keeps an exponential moving average of
+                the generator weights, which ``generate`` and export use.
+            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``, ``steps_per_execution``...).
+        """
+        cfg = dict(self.compile_defaults)
+        given = dict(loss=loss, d_steps=d_steps, gp_weight=gp_weight, r1_weight=r1_weight,
+                     ema_decay=ema_decay)
+        cfg.update({k: v for k, v in given.items() if v is not None})
+        gan_losses.get(cfg["loss"])  # raises a ValueError naming the choices
+        if int(cfg["d_steps"]) != cfg["d_steps"] or not 1 <= cfg["d_steps"] <= _MAX_D_STEPS:
+            raise ValueError(
+                f"d_steps must be an integer in [1, {_MAX_D_STEPS}]; received {cfg['d_steps']!r}."
+            )
+        for name in ("gp_weight", "r1_weight"):
+            if cfg[name] < 0:
+                raise ValueError(f"{name} must be >= 0; received {cfg[name]!r}.")
+        if not 0.0 <= cfg["ema_decay"] < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1); received {cfg['ema_decay']!r}.")
+        # The two players' optimizers replace Keras' single one.
+        super().compile(optimizer=None, **kwargs)
+
+        def default_optimizer(ema_decay=0.0):
+            return keras.optimizers.Adam(
+                cfg["learning_rate"], beta_1=cfg["beta_1"], beta_2=cfg["beta_2"],
+                use_ema=ema_decay > 0, ema_momentum=ema_decay or 0.99,
+            )
+
+        d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer else default_optimizer()
+        g_optimizer = (keras.optimizers.get(g_optimizer) if g_optimizer
+                       else default_optimizer(cfg["ema_decay"]))
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            d_optimizer, g_optimizer = (
+                o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(o)
+                for o in (d_optimizer, g_optimizer)
+            )
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_name = cfg["loss"]
+        self.generator_loss_fn, self.discriminator_loss_fn = gan_losses.get(cfg["loss"])
+        self.d_steps = int(cfg["d_steps"])
+        self.gp_weight = float(cfg["gp_weight"])
+        self.r1_weight = float(cfg["r1_weight"])
+        self.ema_decay = float(cfg["ema_decay"])
+        self._active_metric_names = tuple(
+            n for n in ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+            if (n != "gp" or self.gp_weight) and (n != "r1" or self.r1_weight)
+        )
+        self._kgan_compile_args = dict(kwargs)
+        if self.built:
+            # Slot variables must exist before load_weights / BackupAndRestore restore them.
+            self.build_optimizers()
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            "loss": self.loss_name,
+            "d_steps": self.d_steps,
+            "gp_weight": self.gp_weight,
+            "r1_weight": self.r1_weight,
+            "ema_decay": self.ema_decay,
+            **self._kgan_compile_args,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    def build_optimizers(self):
+        """Creates both optimizers' slot variables now (needed before restoring their state)."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self._trackers[n] for n in self._active_metric_names]
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    # ------------------------------------------------------------------ inference
+    def call(self, inputs, training=False):
+        """Runs the generator: ``z`` or, for conditional models, ``[z, labels]``."""
+        return self.generator(inputs, training=training)
+
+    def generate(self, n=None, z=None, labels=None, seed=None, batch_size=256):
+        """Samples images from the generator (its EMA weights when trained with them).
+
+        Args:
+            n: number of images; defaults to ``len(z)``, or 64.
+            z: latents ``(n, latent_dim)``; drawn from N(0, I) with ``seed`` when omitted.
+            labels: integer classes ``(n,)`` for conditional models; cycles through the
+                classes (0, 1, ..., 0, 1, ...) when omitted.
+            seed: seed for the latents (and only them); None draws fresh ones.
+
+        Returns:
+            ``np.ndarray`` float32 in [-1, 1], shape ``(n, H, W, C)``.
+        """
+        z = check_latents(z, n, self.latent_dim, seed)
+        n = len(z)
+        inputs = [z]
+        if self.conditional:
+            inputs.append(check_labels(labels, n, self.num_classes, required=False))
+        elif labels is not None:
+            raise ValueError(
+                f"labels were given but {self.name} is unconditional (num_classes=0); "
+                "drop the labels or use a conditional family such as cgan_mnist."
+            )
+        with self.inference_weights():
+            batches = [
+                keras.ops.convert_to_numpy(
+                    self.generator([x[i:i + batch_size] for x in inputs], training=False)
+                    if self.conditional
+                    else self.generator(z[i:i + batch_size], training=False)
+                )
+                for i in range(0, n, batch_size)
+            ]
+        images = np.concatenate(batches, axis=0).astype("float32")
+        return np.clip(images, -1.0, 1.0)
+
+    def inference_weights(self):
+        """Context manager that swaps the generator's EMA weights in, when there are any."""
+        return _SwapEMA(getattr(self, "g_optimizer", None), self.generator)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, after checking the first batch against the model.
+
+        Wrong image shapes, a [0, 255] range or missing / out-of-range labels raise a
+        ``ValueError`` before any training step runs.
+        """
+        if not getattr(self, "compiled", False):
+            raise ValueError(
+                f"{self.name} is not compiled: call model.compile() (no arguments needed) "
+                "or load it with kgan.zoo.load(name), which compiles it."
+            )
+        self._check_first_batch(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def _check_first_batch(self, x, y):
+        if isinstance(x, tf.data.Dataset):
+            element = next(iter(x.take(1)), None)
+            if element is None:
+                raise ValueError("The training dataset is empty: it yielded no batch.")
+            images, labels = _split_batch(element)
+        elif x is None:
+            raise ValueError("fit() needs training data: a tf.data.Dataset or an image array.")
+        elif isinstance(x, (np.ndarray, tf.Tensor)) or hasattr(x, "__array__"):
+            images, labels = x, y
+        else:  # Python generators / PyDatasets: checked at trace time in train_step.
+            return
+        check_images(images, self.image_shape)
+        if self.conditional:
+            if labels is None:
+                raise ValueError(
+                    f"{self.name} is conditional (num_classes={self.num_classes}) but the "
+                    "data has no labels: load it with kgan.data.load(name, labels=True)."
+                )
+            check_labels(labels, None, self.num_classes, required=True)
+
+    def _replica_info(self):
+        ctx = tf.distribute.get_replica_context()
+        replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
+        return replica_id, self.distribute_strategy.num_replicas_in_sync
+
+    def _global_slice(self, sampler, local_batch, stream):
+        """Draws ``sampler(global_batch, seed)`` and returns this replica's rows."""
+        replica_id, num_replicas = self._replica_info()
+        step = tf.cast(self.g_optimizer.iterations, "int32")
+        seed = tf.stack([tf.constant(self.seed, "int32"), step * (_MAX_D_STEPS + 1) + stream])
+        full = sampler(local_batch * num_replicas, seed)
+        start = replica_id * local_batch
+        return full[start:start + local_batch]
+
+    def sample_latents(self, batch_size, stream):
+        """Latents for this replica's share of the global batch at the current step."""
+        return self._global_slice(
+            lambda b, s: tf.random.stateless_normal((b, self.latent_dim), seed=s),
+            batch_size, stream)
+
+    def train_step(self, data):
+        images, labels = _split_batch(data)
+        if images.shape.rank is not None:
+            check_images(images, self.image_shape, static=True)
+        if self.conditional:
+            if labels is None:
+                raise ValueError(
+                    f"{self.name} is conditional but the batches have no labels; load the "
+                    "data with labels=True."
+                )
+            labels = tf.reshape(tf.cast(labels, "int32"), (-1,))
+        images = tf.cast(images, self.compute_dtype)
+        batch = tf.shape(images)[0]
+        _, num_replicas = self._replica_info()
+        cond = (labels,) if self.conditional else ()
+
+        for k in range(self.d_steps):
+            z = self.sample_latents(batch, k)
+            self._discriminator_update(images, z, cond, num_replicas, stream=k)
+        z = self.sample_latents(batch, _MAX_D_STEPS)
+        self._generator_update(z, cond, num_replicas)
+        logs = {m.name: m.result() for m in self.metrics}
+        if _multi_worker(self.distribute_strategy):
+            # Keras reduces multi-worker logs with reduce(MEAN, axis=0), which needs a
+            # batch axis: give each scalar one (the reduction returns a scalar again).
+            logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
+
+    def _d(self, images, cond, training=True):
+        logits = self.discriminator([images, *cond] if cond else images, training=training)
+        return tf.cast(logits, "float32")
+
+    def _g(self, z, cond, training=True):
+        return self.generator([z, *cond] if cond else z, training=training)
+
+    def _discriminator_update(self, images, z, cond, num_replicas, stream):
+        fake = self._g(z, cond, training=True)
+        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+        with tf.GradientTape() as tape:
+            real_logits = self._d(images, cond)
+            fake_logits = self._d(fake, cond)
+            d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
+            total = d_loss
+            if self.gp_weight:
+                eps = self._global_slice(
+                    lambda b, s: tf.random.stateless_uniform(
+                        (b,) + (1,) * len(self.image_shape), seed=s),
+                    tf.shape(images)[0], _MAX_D_STEPS - 1 - stream)
+                gp = gan_losses.gradient_penalty(
+                    lambda x: self._d(x[0], x[1:]) if cond else self._d(x, ()),
+                    images, tf.cast(fake, images.dtype), eps, cond)
+                total += self.gp_weight * gp
+            if self.r1_weight:
+                r1 = gan_losses.r1_penalty(
+                    lambda x: self._d(x[0], x[1:]) if cond else self._d(x, ()), images, cond)
+                total += 0.5 * self.r1_weight * r1
+            scaled = self.d_optimizer.scale_loss(total / num_replicas)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+        # Track the latest of the d_steps updates' values.
+        self._trackers["d_loss"].update_state(total)
+        if self.gp_weight:
+            self._trackers["gp"].update_state(gp)
+        if self.r1_weight:
+            self._trackers["r1"].update_state(r1)
+        self._trackers["d_real_acc"].update_state(
+            tf.reduce_mean(tf.cast(real_logits > threshold, "float32")))
+        self._trackers["d_fake_acc"].update_state(
+            tf.reduce_mean(tf.cast(fake_logits <= threshold, "float32")))
+
+    def _generator_update(self, z, cond, num_replicas):
+        with tf.GradientTape() as tape:
+            fake_logits = self._d(self._g(z, cond, training=True), cond)
+            g_loss = self.generator_loss_fn(fake_logits)
+            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+        self._trackers["g_loss"].update_state(g_loss)
+
+    def test_step(self, data):
+        raise NotImplementedError(
+            "GANs have no validation loss; evaluate samples with kgan.metrics.evaluate()."
+        )
+
+
+def _multi_worker(strategy):
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and in_multi_worker_mode is not None and in_multi_worker_mode())
+
+
+def _dense(grads):
+    """Embedding gradients arrive as IndexedSlices whose size differs between replicas,
+    which the cross-replica all-reduce cannot pack; the embeddings here are small."""
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+
+
+def _split_batch(data):
+    """Accepts ``images``, ``(images,)``, ``(images, labels)`` or a dict batch."""
+    if isinstance(data, dict):
+        return data.get("image", data.get("images")), data.get("label", data.get("labels"))
+    if isinstance(data, (tuple, list)):
+        if len(data) == 1:
+            return data[0], None
+        return data[0], data[1]
+    return data, None
+
+
+class _SwapEMA:
+    """Swaps the optimizer's EMA values into the generator for the duration of a block."""
+
+    def __init__(self, optimizer, generator):
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        self.ema = getattr(inner, "_model_variables_moving_average", None) if inner else None
+        self.variables = generator.trainable_variables
+        if (not self.ema or not getattr(inner, "use_ema", False) or not inner.built
+                or int(inner.iterations.numpy()) == 0):
+            self.ema = None  # untrained: the averages are still zeros
+        self.saved = None
+
+    def __enter__(self):
+        if self.ema:
+            self.saved = [v.numpy() for v in self.variables]
+            for v, e in zip(self.variables, self.ema):
+                v.assign(e)
+        return self
+
+    def __exit__(self, *exc):
+        if self.ema:
+            for v, value in zip(self.variables, self.saved):
+                v.assign(value)
+        return False

@@ -1,0 +1,45 @@
+"""Registering a family's zoo entries and its tiny ``test_<family>`` entry in one call."""
+
+from kgan.zoo import ZooCfg, register_model
+
+#: Image shape and number of classes of each data set kgan trains on.
+DATASETS = {
+    "mnist": ((28, 28, 1), 10),
+    "fashion_mnist": ((28, 28, 1), 10),
+}
+
+#: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a
+#: few filters, so every family trains in seconds.
+TEST_IMAGE_SHAPE = (28, 28, 1)
+
+
+def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwargs, recipe,
+                            conditional=False):
+    """Registers ``entries`` (name -> dataset, epochs, optional weights/sha256) for ``cls``.
+
+    Every entry builds with ``cls.build(image_shape, **model_kwargs, num_classes=...)``;
+    ``test_<family>`` builds the same architecture with ``test_kwargs`` at 8x8.
+    """
+
+    def factory(cfg, **overrides):
+        kwargs = {**cfg.model_kwargs, "num_classes": cfg.num_classes, "name": cfg.name}
+        kwargs.update(overrides)
+        return cls.build(cfg.image_shape, **kwargs)
+
+    for name, spec in entries.items():
+        spec = dict(spec)
+        image_shape, classes = DATASETS[spec.pop("dataset_shape", spec["dataset"])]
+        cfg = ZooCfg(
+            name=name, family=family, dataset=spec.pop("dataset"), image_shape=image_shape,
+            latent_dim=model_kwargs["latent_dim"], num_classes=classes if conditional else 0,
+            weights=spec.pop("weights", None), sha256=spec.pop("sha256", None),
+            url=spec.pop("url", None), model_kwargs=dict(model_kwargs),
+            recipe={**recipe, "seed": 0, **spec}, paper=paper,
+        )
+        register_model(cfg)(factory)
+    test_cfg = ZooCfg(
+        name=f"test_{family}", family=family, dataset="mnist", image_shape=TEST_IMAGE_SHAPE,
+        latent_dim=test_kwargs["latent_dim"], num_classes=10 if conditional else 0,
+        model_kwargs=dict(test_kwargs), recipe={**recipe, "seed": 0, "epochs": 1}, paper=paper,
+    )
+    register_model(test_cfg)(factory)

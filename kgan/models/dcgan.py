@@ -1,0 +1,133 @@
+"""DCGAN (Radford et al. 2015, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks").
+
+The recipe: strided (transposed) convolutions instead of pooling, BatchNorm in both networks
+(not on G's output or D's input), ReLU in G with a tanh output, LeakyReLU(0.2) in D, and Adam
+with learning rate 2e-4 and beta_1 = 0.5. The builders here are shared with the conditional
+and WGAN-GP families.
+"""
+
+import keras
+from keras import layers
+
+from kgan.gan import GAN
+from kgan.layers import MinibatchStdDev, maybe_spectral_norm
+from kgan.models._common import register_family_entries
+
+
+def _check_size(image_shape):
+    h, w, _ = image_shape
+    if h % 4 or w % 4:
+        raise ValueError(
+            f"DCGAN-style models need height and width divisible by 4; received {image_shape}."
+        )
+
+
+def _label_embedding(labels, num_classes, dim, name):
+    return layers.Flatten(name=f"{name}_flat")(
+        layers.Embedding(num_classes, dim, name=name)(labels))
+
+
+def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="generator"):
+    """z (and label) -> Dense(H/4 x W/4 x 2w) -> ConvT(w, /2) -> ConvT(C, /2, tanh).
+
+    BatchNorm is ``synchronized`` so that multi-replica training normalises over the global
+    batch, exactly like one device.
+    """
+    _check_size(image_shape)
+    h, w, c = image_shape
+    z = keras.Input((latent_dim,), name="latent")
+    inputs, x = [z], z
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
+    x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.ReLU()(x)
+    x = layers.Reshape((h // 4, w // 4, 2 * width))(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
+    out = layers.Activation("tanh", dtype="float32", name="image")(x)
+    return keras.Model(inputs if num_classes else z, out, name=name)
+
+
+def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
+                        spectral_norm=False, minibatch_stddev=False, name="discriminator"):
+    """image (and label) -> Conv(w, /2) -> Conv(2w, /2) -> Dense(1) logits.
+
+    For conditional models the label enters twice: as an extra input channel (Mirza & Osindero
+    2014) and through a projection term <embed(y), h> (Miyato & Koyama 2018), which makes the
+    discriminator check that image and label agree.
+
+    Args:
+        batch_norm: BatchNorm after the second conv (DCGAN); WGAN-GP critics turn it off.
+        spectral_norm: wrap every conv/dense in ``keras.layers.SpectralNormalization``.
+        minibatch_stddev: append the batch's feature standard deviation before the head.
+    """
+    _check_size(image_shape)
+    h, w, _ = image_shape
+    image = keras.Input(image_shape, name="image")
+    inputs, x = [image], image
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        label_map = layers.Reshape((h, w, 1))(
+            _label_embedding(label, num_classes, h * w, "label_map"))
+        x = layers.Concatenate()([x, label_map])
+    x = maybe_spectral_norm(layers.Conv2D(width, 4, strides=2, padding="same"), spectral_norm)(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = maybe_spectral_norm(
+        layers.Conv2D(2 * width, 4, strides=2, padding="same", use_bias=not batch_norm),
+        spectral_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.LeakyReLU(0.2)(x)
+    if minibatch_stddev:
+        x = MinibatchStdDev()(x)
+    features = layers.Flatten()(x)
+    logits = maybe_spectral_norm(layers.Dense(1), spectral_norm)(features)
+    if num_classes:
+        projection = layers.Dot(axes=1)([
+            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
+        logits = layers.Add()([logits, projection])
+    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    return keras.Model(inputs if num_classes else image, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class DCGAN(GAN):
+    """Deep convolutional GAN with the Radford et al. recipe.
+
+    Example:
+        >>> model = kgan.models.dcgan.DCGAN.build((28, 28, 1), latent_dim=100)
+        >>> model.compile()          # Adam(2e-4, beta_1=0.5), non-saturating loss
+    """
+
+    compile_defaults = dict(GAN.compile_defaults)
+
+    @classmethod
+    def build(cls, image_shape, latent_dim=100, width=64, num_classes=0, spectral_norm=False,
+              minibatch_stddev=False, seed=0, name=None):
+        return cls(
+            dcgan_generator(image_shape, latent_dim, width, num_classes),
+            dcgan_discriminator(image_shape, width, num_classes, spectral_norm=spectral_norm,
+                                minibatch_stddev=minibatch_stddev),
+            latent_dim=latent_dim, num_classes=num_classes, seed=seed, name=name or cls.__name__.lower(),
+        )
+
+
+register_family_entries(
+    DCGAN,
+    family="dcgan",
+    paper="Radford, Metz & Chintala 2015, arXiv:1511.06434",
+    entries={
+        "dcgan_mnist": dict(dataset="mnist", epochs=30),
+        "dcgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=40),
+    },
+    model_kwargs=dict(latent_dim=100, width=64),
+    test_kwargs=dict(latent_dim=8, width=4),
+    recipe=dict(batch_size=128, compile=dict(loss="non_saturating")),
+)

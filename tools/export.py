@@ -1,0 +1,17 @@
+"""Exports a zoo entry's (or a saved .keras GAN's) generator for serving or phones.
+
+    python tools/export.py dcgan_mnist --savedmodel                  # exported/dcgan_mnist/1/
+    python tools/export.py cgan_mnist --savedmodel --uint8_io --version 2
+    python tools/export.py dcgan_mnist --tflite --quantize int8      # dcgan_mnist_int8.tflite
+    python tools/export.py runs/my_gan.keras --tflite --quantize float16 --out phone/
+
+The same as ``kgan export``; see kgan/export.py for the signatures and formats and
+docs/serving.md for TF Serving. SavedModel exports also (re)write OUT/models.config. After
+writing, the export is checked against Keras and its size, error and latency are printed.
+Errors (unknown entry, existing version, ...) print one line and exit with status 2.
+"""
+
+from kgan import cli
+
+if __name__ == "__main__":
+    cli.run_command("export")
