@@ -167,3 +167,7 @@ def _parse_flags(argv):
         return FLAGS(argv)
     except flags.Error as err:
         _usage_error(str(err))
+
+
+if __name__ == "__main__":
+    run()

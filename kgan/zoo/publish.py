@@ -1,8 +1,8 @@
 """Publishing a trained model as a zoo entry: weights, sample grid and ``card.json``.
 
-The published weights hold the generator and discriminator only (no optimizer slots), so
-an entry stays a few MB; ``kgan.zoo.load`` compiles fresh optimizers from the recipe for
-fine-tuning.
+The published weights hold the generator (its EMA weights when trained with an EMA) and the
+discriminator, without optimizer slots, so an entry stays a few MB; ``kgan.zoo.load``
+compiles fresh optimizers from the recipe for fine-tuning.
 """
 
 import json
@@ -50,7 +50,8 @@ def publish(model, name, wall_seconds, epochs, metrics=None):
     folder = cfg.entry_dir
     folder.mkdir(parents=True, exist_ok=True)
     bare = _registry.create(name)
-    bare.set_weights(model.get_weights())
+    with model.inference_weights():  # publish the generator's EMA weights when it has them
+        bare.set_weights(model.get_weights())
     weights = folder / f"{name}.weights.h5"
     tmp = folder / f"{name}.tmp.weights.h5"
     bare.save_weights(str(tmp))
