@@ -263,6 +263,11 @@ class GAN(keras.Model):
         Wrong image shapes, a [0, 255] range or missing / out-of-range labels raise a
         ``ValueError`` before any training step runs.
         """
+        if tf is None or keras.backend.backend() != "tensorflow":
+            raise RuntimeError(
+                "GAN.fit runs on Keras' TensorFlow backend; on JAX train with "
+                "kgan.jax_training.fit_jax(model, images, labels, ...)."
+            )
         if not getattr(self, "compiled", False):
             raise ValueError(
                 f"{self.name} is not compiled: call model.compile() (no arguments needed) "
@@ -428,13 +433,13 @@ class _SwapEMA:
         self.ema = getattr(inner, "_model_variables_moving_average", None) if inner else None
         self.variables = generator.trainable_variables
         if (not self.ema or not getattr(inner, "use_ema", False) or not inner.built
-                or int(inner.iterations.numpy()) == 0):
+                or int(keras.ops.convert_to_numpy(inner.iterations)) == 0):
             self.ema = None  # untrained: the averages are still zeros
         self.saved = None
 
     def __enter__(self):
         if self.ema:
-            self.saved = [v.numpy() for v in self.variables]
+            self.saved = [keras.ops.convert_to_numpy(v) for v in self.variables]
             for v, e in zip(self.variables, self.ema):
                 v.assign(e)
         return self

@@ -1,6 +1,14 @@
 """Registering a family's zoo entries and its tiny ``test_<family>`` entry in one call."""
 
+import keras
+
 from kgan.zoo import ZooCfg, register_model
+
+#: BatchNorm statistics over the global batch under tf.distribute, so N replicas train like
+#: one device. Keras only implements (and accepts) the flag on TensorFlow; on one device of
+#: another backend (kgan.jax_training) local statistics are the global ones, and the layer's
+#: weights do not depend on the flag.
+SYNC_BN = keras.backend.backend() == "tensorflow"
 
 #: Image shape and number of classes of each data set kgan trains on.
 DATASETS = {

@@ -32,11 +32,11 @@ register_family_entries(
     family="cgan",
     paper="Mirza & Osindero 2014, arXiv:1411.1784",
     entries={
-        "cgan_mnist": dict(dataset="mnist", epochs=30),
-        "cgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=40),
+        "cgan_mnist": dict(dataset="mnist", epochs=50),
+        "cgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=60),
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),
-    recipe=dict(batch_size=128, labels=True, compile=dict(loss="non_saturating")),
+    recipe=dict(batch_size=128, labels=True, compile=dict(loss="non_saturating", ema_decay=0.999)),
     conditional=True,
 )

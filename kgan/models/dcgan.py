@@ -12,7 +12,7 @@ from keras import layers
 
 from kgan.gan import GAN
 from kgan.layers import MinibatchStdDev, maybe_spectral_norm
-from kgan.models._common import register_family_entries
+from kgan.models._common import SYNC_BN, register_family_entries
 
 
 def _check_size(image_shape):
@@ -43,11 +43,11 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="gene
         inputs.append(label)
         x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
     x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((h // 4, w // 4, 2 * width))(x)
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="image")(x)
@@ -83,7 +83,7 @@ def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
         layers.Conv2D(2 * width, 4, strides=2, padding="same", use_bias=not batch_norm),
         spectral_norm)(x)
     if batch_norm:
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.LeakyReLU(0.2)(x)
     if minibatch_stddev:
         x = MinibatchStdDev()(x)
@@ -124,10 +124,10 @@ register_family_entries(
     family="dcgan",
     paper="Radford, Metz & Chintala 2015, arXiv:1511.06434",
     entries={
-        "dcgan_mnist": dict(dataset="mnist", epochs=30),
-        "dcgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=40),
+        "dcgan_mnist": dict(dataset="mnist", epochs=50),
+        "dcgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=60),
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),
-    recipe=dict(batch_size=128, compile=dict(loss="non_saturating")),
+    recipe=dict(batch_size=128, compile=dict(loss="non_saturating", ema_decay=0.999)),
 )

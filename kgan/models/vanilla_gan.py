@@ -13,7 +13,7 @@ from keras import layers
 
 from kgan.gan import GAN
 from kgan.layers import MinibatchDiscrimination, maybe_spectral_norm
-from kgan.models._common import register_family_entries
+from kgan.models._common import SYNC_BN, register_family_entries
 
 
 def mlp_generator(image_shape, latent_dim, widths=(256, 512, 1024), name="generator"):
@@ -21,7 +21,7 @@ def mlp_generator(image_shape, latent_dim, widths=(256, 512, 1024), name="genera
     x = z
     for units in widths:
         x = layers.Dense(units, use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Dense(math.prod(image_shape))(x)
     x = layers.Activation("tanh", dtype="float32")(x)
@@ -66,8 +66,8 @@ register_family_entries(
     VanillaGAN,
     family="vanilla_gan",
     paper="Goodfellow et al. 2014, arXiv:1406.2661",
-    entries={"vanilla_gan_mnist": dict(dataset="mnist", epochs=60)},
+    entries={"vanilla_gan_mnist": dict(dataset="mnist", epochs=120)},
     model_kwargs=dict(latent_dim=100),
     test_kwargs=dict(latent_dim=8, generator_widths=(16,), discriminator_widths=(16,)),
-    recipe=dict(batch_size=128, compile=dict(loss="non_saturating")),
+    recipe=dict(batch_size=128, compile=dict(loss="non_saturating", ema_decay=0.999)),
 )

@@ -34,8 +34,8 @@ register_family_entries(
     WGANGP,
     family="wgan_gp",
     paper="Gulrajani et al. 2017, arXiv:1704.00028",
-    entries={"wgan_gp_fashion_mnist": dict(dataset="fashion_mnist", epochs=40)},
+    entries={"wgan_gp_fashion_mnist": dict(dataset="fashion_mnist", epochs=50)},
     model_kwargs=dict(latent_dim=128, width=64),
     test_kwargs=dict(latent_dim=8, width=4),
-    recipe=dict(batch_size=64, compile=dict()),
+    recipe=dict(batch_size=64, compile=dict(ema_decay=0.999)),
 )
