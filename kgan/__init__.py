@@ -14,11 +14,12 @@ from kgan import callbacks, layers, losses, zoo  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
 from kgan import models  # noqa: E402  (registers the zoo entries)
 
-#: Submodules imported on first attribute access (PEP 562): ``kgan.data`` builds tf.data
-#: pipelines and so imports TensorFlow, which ``import kgan`` must not require.
-_LAZY_SUBMODULES = ("data",)
+#: Submodules imported on first attribute access (PEP 562): they import TensorFlow
+#: (tf.data, tf.distribute, SavedModel/TFLite, the metrics' classifiers), which
+#: ``import kgan`` must not require.
+_LAZY_SUBMODULES = ("classifier", "data", "distribute", "export", "metrics", "training")
 
-__all__ = ["GAN", "callbacks", "data", "layers", "losses", "models", "zoo"]
+__all__ = ["GAN", "callbacks", "layers", "losses", "models", "zoo", *_LAZY_SUBMODULES]
 
 
 def __getattr__(name):

@@ -1,51 +1,58 @@
 """Reproduces a zoo entry from its recipe and publishes it under zoo/<name>/.
 
-    python tools/train_zoo.py dcgan_mnist                  # train (resumable) + publish
-    python tools/train_zoo.py dcgan_mnist --nopublish      # train only
-    python tools/train_zoo.py dcgan_mnist --publish_only   # publish runs/<name>'s weights
+    python tools/train_zoo.py dcgan_mnist                      # train (resumable) + publish
+    python tools/train_zoo.py dcgan_mnist --nopublish          # train only
+    python tools/train_zoo.py dcgan_mnist --from_run DIR       # publish a run of
+                                                               # tools/train_zoo_jax.py
 
-Training resumes from runs/<name>/backup when killed. Publishing writes the weights, the
-sample grid and card.json (with kgan.metrics figures on --eval_n samples against the test
-split); paste the printed sha256 into the entry's registration, which loading checks.
+Training uses Keras' TensorFlow backend (any machine, `fit`, resumes from
+runs/<name>/backup when killed). On a GPU machine without TensorFlow,
+tools/train_zoo_jax.py trains the same recipe on Keras' JAX backend; --from_run loads its
+weights here, checks the images match the run's, and publishes them. Publishing writes the
+weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
+split, and the real train-vs-test floor); paste the printed sha256 into the entry's
+registration, which loading checks.
 """
 
-import json
 from pathlib import Path
 
 from absl import app, flags
 
-from kgan import training, zoo
-from kgan.zoo import _weights, publish
+from kgan import metrics, training, zoo
+from kgan.zoo import publish
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).")
 flags.DEFINE_string("out", None, "Run folder (default runs/<name>).")
 flags.DEFINE_boolean("publish", True, "Publish to zoo/<name>/ after training.")
-flags.DEFINE_boolean("publish_only", False, "Skip training; publish the run's final weights.")
+flags.DEFINE_string("from_run", None, "Publish the weights of a tools/train_zoo_jax.py run "
+                    "folder (holding <name>.json and its weights) instead of training.")
 flags.DEFINE_integer("eval_n", 10000, "Samples for the card's metrics (0: no metrics).")
 
 
 def main(argv):
     if len(argv) != 2:
-        raise app.UsageError("usage: train_zoo.py NAME [--epochs N] [--publish_only]")
+        raise app.UsageError("usage: train_zoo.py NAME [--epochs N] [--from_run DIR]")
     name = argv[1]
     cfg = zoo.info(name)
-    epochs = FLAGS.epochs or cfg.recipe["epochs"]
-    run_dir = Path(FLAGS.out or f"runs/{name}")
-    if FLAGS.publish_only:
-        model = zoo.load(name, pretrained=False)
-        _weights.load_into(model, run_dir / f"{name}.weights.h5")
-        wall = json.loads((run_dir / "wall_seconds.json").read_text())["total"]
+    if FLAGS.from_run:
+        model, run = publish.load_jax_run(name, FLAGS.from_run)
     else:
-        model, _, wall = training.train(name, run_dir, epochs=epochs, verbose=2)
-    if not (FLAGS.publish or FLAGS.publish_only):
-        return
-    metrics = None
+        epochs = FLAGS.epochs or cfg.recipe["epochs"]
+        model, _, wall = training.train(name, Path(FLAGS.out or f"runs/{name}"), epochs=epochs,
+                                        verbose=2)
+        run = {"epochs": epochs, "steps": int(model.g_optimizer.iterations.numpy()),
+               "wall_seconds": round(wall, 1), "hardware": publish.hardware(),
+               "keras_backend": "tensorflow"}
+        if not FLAGS.publish:
+            return
+    scores = None
     if FLAGS.eval_n:
-        from kgan import metrics as kgan_metrics
-
-        metrics = kgan_metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
-    card = publish.publish(model, name, wall, epochs, metrics)
+        scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
+        floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)
+        scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "inception_score",
+                                                      "precision", "recall", "class_kl")}
+    card = publish.publish(model, name, run, scores)
     print(f"published zoo/{name}: sha256={card['sha256']}\nmetrics={card['metrics']}")
 
 

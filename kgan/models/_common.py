@@ -23,7 +23,8 @@ TEST_IMAGE_SHAPE = (28, 28, 1)
 
 def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwargs, recipe,
                             conditional=False):
-    """Registers ``entries`` (name -> dataset, epochs, optional weights/sha256) for ``cls``.
+    """Registers ``entries`` (name -> dataset, epochs, optional weights / sha256 /
+    model_kwargs overriding the family's) for ``cls``.
 
     Every entry builds with ``cls.build(image_shape, **model_kwargs, num_classes=...)``;
     ``test_<family>`` builds the same architecture with ``test_kwargs`` at 8x8.
@@ -41,7 +42,8 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
             name=name, family=family, dataset=spec.pop("dataset"), image_shape=image_shape,
             latent_dim=model_kwargs["latent_dim"], num_classes=classes if conditional else 0,
             weights=spec.pop("weights", None), sha256=spec.pop("sha256", None),
-            url=spec.pop("url", None), model_kwargs=dict(model_kwargs),
+            url=spec.pop("url", None),
+            model_kwargs={**model_kwargs, **spec.pop("model_kwargs", {})},
             recipe={**recipe, "seed": 0, **spec}, paper=paper,
         )
         register_model(cfg)(factory)

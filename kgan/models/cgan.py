@@ -32,8 +32,14 @@ register_family_entries(
     family="cgan",
     paper="Mirza & Osindero 2014, arXiv:1411.1784",
     entries={
-        "cgan_mnist": dict(dataset="mnist", epochs=50),
-        "cgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=60),
+        "cgan_mnist": dict(
+            weights="cgan_mnist.weights.h5",
+            sha256="66d2a4411453c724cc771142a2f44c10182e09f523ce65d3f9118711b2915494",
+            dataset="mnist", epochs=50),
+        "cgan_fashion_mnist": dict(
+            weights="cgan_fashion_mnist.weights.h5",
+            sha256="bf2b00a5a65d9d9a06e902d470a935d42160eb4475ffced7e36e4dc01ea353fe",
+            dataset="fashion_mnist", epochs=60),
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),

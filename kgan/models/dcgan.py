@@ -124,8 +124,18 @@ register_family_entries(
     family="dcgan",
     paper="Radford, Metz & Chintala 2015, arXiv:1511.06434",
     entries={
-        "dcgan_mnist": dict(dataset="mnist", epochs=50),
-        "dcgan_fashion_mnist": dict(dataset="fashion_mnist", epochs=60),
+        # Unconditional MNIST needed more: at width 64 many samples were malformed digits
+        # (FID 6.3 on the project's classifier features), width 128 helped (4.6), and an R1
+        # penalty (gamma 1) on D gave clean digits (2.2); see the card.
+        "dcgan_mnist": dict(
+            weights="dcgan_mnist.weights.h5",
+            sha256="ef408fd7e00d73dca3db7195e92c4b610ae8cc36b43bc5202df1763d2a0029a0",
+            dataset="mnist", epochs=60, model_kwargs=dict(width=128),
+            compile=dict(loss="non_saturating", ema_decay=0.999, r1_weight=1.0)),
+        "dcgan_fashion_mnist": dict(
+            weights="dcgan_fashion_mnist.weights.h5",
+            sha256="fd2f99d49693f73a20ebdae6c89e699ca77d461f84e67ac9caf87790656e487c",
+            dataset="fashion_mnist", epochs=60),
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),

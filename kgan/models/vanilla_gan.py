@@ -66,7 +66,12 @@ register_family_entries(
     VanillaGAN,
     family="vanilla_gan",
     paper="Goodfellow et al. 2014, arXiv:1406.2661",
-    entries={"vanilla_gan_mnist": dict(dataset="mnist", epochs=120)},
+    entries={
+        "vanilla_gan_mnist": dict(
+            weights="vanilla_gan_mnist.weights.h5",
+            sha256="fdc47006ac511eefc212dd337725941194d80cc7243176880799730328681e6d",
+            dataset="mnist", epochs=120),
+    },
     model_kwargs=dict(latent_dim=100),
     test_kwargs=dict(latent_dim=8, generator_widths=(16,), discriminator_widths=(16,)),
     recipe=dict(batch_size=128, compile=dict(loss="non_saturating", ema_decay=0.999)),

@@ -34,7 +34,12 @@ register_family_entries(
     WGANGP,
     family="wgan_gp",
     paper="Gulrajani et al. 2017, arXiv:1704.00028",
-    entries={"wgan_gp_fashion_mnist": dict(dataset="fashion_mnist", epochs=50)},
+    entries={
+        "wgan_gp_fashion_mnist": dict(
+            weights="wgan_gp_fashion_mnist.weights.h5",
+            sha256="2865a18e9ba1c6a5fae425892652280ef5660075b9ca4bdacb64857f519184f9",
+            dataset="fashion_mnist", epochs=50),
+    },
     model_kwargs=dict(latent_dim=128, width=64),
     test_kwargs=dict(latent_dim=8, width=4),
     recipe=dict(batch_size=64, compile=dict(ema_decay=0.999)),

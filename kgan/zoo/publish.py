@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -35,6 +36,45 @@ def hardware():
             f"{', '.join(gpus) if gpus else 'no GPU'}, {framework}")
 
 
+def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
+    """Loads a ``tools/train_zoo_jax.py`` run under this backend and checks it.
+
+    The run's report holds a few latents and the images JAX generated from them; the same
+    latents through the loaded model must give the same images, which proves the weights,
+    BatchNorm statistics and EMA survived the trip between backends. The tolerance is that
+    of float32 on different hardware: JAX runs GPU matmuls and convolutions in TF32 by
+    default (about 3 decimal digits), here the CPU computes in full float32 (a wrong or
+    missing tensor shows up as errors of order 1).
+
+    Returns:
+        ``(model, training)`` where ``training`` feeds :func:`publish`.
+    """
+    run_dir = Path(run_dir)
+    report = json.loads((run_dir / f"{name}.json").read_text())
+    model = _registry.load(name, pretrained=False)
+    _weights.load_into(model, run_dir / report["weights"])
+    check = report["check"]
+    labels = check.get("labels")
+    images = model.generate(z=np.asarray(check["z"], "float32"), labels=labels)
+    diff = np.abs(images - np.asarray(check["images"], "float32"))
+    error = float(diff.max())
+    if error > atol or diff.mean() > mean_atol:
+        raise ValueError(f"{name}: images differ from the training run's by up to {error:.3g}"
+                         f" (mean {diff.mean():.3g}; allowed {atol} / {mean_atol}); the "
+                         "weights did not load as trained.")
+    training = {
+        "epochs": report["epochs_completed"],
+        "steps": report["steps"],
+        "wall_seconds": report["wall_seconds"],
+        "hardware": report["hardware"],
+        "keras_backend": report["keras_backend"],
+        "stopped_early": report["stopped_early"],
+        "cross_backend_max_abs_error": round(error, 6),
+        "cross_backend_mean_abs_error": round(float(diff.mean()), 7),
+    }
+    return model, training
+
+
 def sample_grid(model, path):
     """8x8 grid from a fixed seed; conditional models: one row per class, 8 columns."""
     if model.num_classes:
@@ -44,8 +84,16 @@ def sample_grid(model, path):
     return save_grid(path, model.generate(64, seed=SAMPLE_SEED), rows=8)
 
 
-def publish(model, name, wall_seconds, epochs, metrics=None):
-    """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure."""
+def publish(model, name, training, metrics=None):
+    """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
+
+    Args:
+        model: the trained model.
+        name: its zoo entry.
+        training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
+            ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
+        metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor).
+    """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,11 +118,10 @@ def publish(model, name, wall_seconds, epochs, metrics=None):
         "weights": weights.name,
         "sha256": _weights.sha256_of(weights),
         "size_bytes": weights.stat().st_size,
-        "recipe": {**cfg.recipe, "epochs": epochs, "model_kwargs": cfg.model_kwargs,
+        "recipe": {**cfg.recipe, "epochs": training["epochs"],
+                   "model_kwargs": cfg.model_kwargs,
                    "compile_resolved": model.get_compile_config()},
-        "training": {"wall_seconds": round(wall_seconds, 1), "hardware": hardware(),
-                     "steps": int(model.g_optimizer.iterations.numpy()),
-                     "date": time.strftime("%Y-%m-%d")},
+        "training": {"date": time.strftime("%Y-%m-%d"), **training},
         "samples": "samples.png",
         "metrics": metrics or {},
     }

@@ -1,0 +1,744 @@
+"""Sample-quality metrics for GANs, and the feature extractors they are computed in.
+
+What each number measures, and why it is here:
+
+* **FID**, Fréchet Inception Distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale
+  Update Rule Converge to a Local Nash Equilibrium", arXiv:1706.08500): the Fréchet (2-
+  Wasserstein) distance between Gaussians fitted to real and generated features,
+  ``|mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2))``. Lower is better; the de-facto
+  standard, but biased upwards for small ``n``, so compare numbers at equal ``n`` only.
+* **KID**, Kernel Inception Distance (Bińkowski et al. 2018, "Demystifying MMD GANs",
+  arXiv:1801.01401): the unbiased estimate of the squared MMD with the cubic polynomial kernel
+  ``k(x, y) = (x.y / d + 1)^3``, averaged over random subsets (mean and standard deviation are
+  returned). Unbiased, so it is ~0 for two samples of one distribution at any ``n``.
+* **Inception Score** (Salimans et al. 2016, "Improved Techniques for Training GANs",
+  arXiv:1606.03498): ``exp(E_x KL(p(y|x) || p(y)))`` over splits: high when each sample is
+  classified confidently and the classes are used evenly. Its maximum is the number of classes.
+* **Precision / recall** (Kynkäänniemi et al. 2019, "Improved Precision and Recall Metric for
+  Assessing Generative Models", arXiv:1904.06991): the real manifold is the union of balls
+  around real features reaching their k-th nearest real neighbour (k = 3); precision is the
+  fraction of generated samples inside it (quality), recall the fraction of real samples
+  inside the generated manifold (coverage). FID mixes the two; this separates them.
+* **Label accuracy** (conditional models; the AC-GAN evaluation of Odena et al. 2017,
+  arXiv:1610.09585): the data set classifier's accuracy on samples generated for requested
+  labels, i.e. whether the generator obeys its label input.
+* **Class KL**: ``KL(generated class histogram || uniform)``: 0 when the classifier finds every
+  class equally often, ``log K`` when all samples fall in one class; a direct mode-dropping
+  check for the balanced data sets kgan trains on (cf. Santurkar et al. 2018, "A
+  Classification-Based Study of Covariate Shift in GAN Distributions", arXiv:1711.00970).
+
+The math functions are pure functions of numpy arrays. Features come from a
+:class:`FeatureExtractor`: by default the small per-data-set CNN classifier that kgan trains
+and ships (:mod:`kgan.classifier`, 128-d features), or Keras' ImageNet InceptionV3 (2048-d
+pool features, images resized to 299x299 and grayscale repeated to RGB) when its weights file
+is already on disk: kgan never downloads it. Numbers from different extractors are not
+comparable; every result names its extractor.
+
+:func:`evaluate` compares ``n`` generated samples with the data set's test split; real-data
+features and statistics are cached under ``$KGAN_HOME/stats/`` (default
+``~/.keras/kgan/stats``), keyed by data set, split, size, seed, extractor and the sha256 of
+its weights. :func:`real_floor` scores real training images against the test split the same
+way: the best any generator can be expected to do at that ``n``.
+
+Example:
+    >>> model = kgan.zoo.load("dcgan_mnist")
+    >>> kgan.metrics.evaluate(model, "mnist", n=10000)
+    {'fid': ..., 'kid_mean': ..., 'precision': ..., 'extractor': 'classifier_mnist@...', ...}
+"""
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+
+from kgan.zoo import _weights
+
+__all__ = [
+    "ClassifierExtractor",
+    "FeatureExtractor",
+    "InceptionExtractor",
+    "class_kl",
+    "evaluate",
+    "feature_statistics",
+    "fid_from_features",
+    "frechet_distance",
+    "get_extractor",
+    "inception_score",
+    "kid",
+    "label_accuracy",
+    "precision_recall",
+    "real_features",
+    "real_floor",
+]
+
+
+# =============================================================================== the math
+def _as_features(x, name):
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n, dim) feature array; received shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or Inf values.")
+    return x
+
+
+def _check_dims(a, b):
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"Feature dimensions differ: {a.shape[1]} vs {b.shape[1]}; both sets must come "
+            "from the same extractor."
+        )
+
+
+def feature_statistics(features):
+    """Mean ``(d,)`` and covariance ``(d, d)`` (float64, unbiased) of ``(n, d)`` features."""
+    features = _as_features(features, "features").astype("float64")
+    if len(features) < 2:
+        raise ValueError(f"Need at least 2 feature vectors for a covariance; got {len(features)}.")
+    return features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], -1)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+    ``|mu1 - mu2|^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr((sigma1 sigma2)^(1/2))``, with the matrix
+    square root from ``scipy.linalg.sqrtm`` as in the reference implementation. A singular
+    product (fewer samples than dimensions) gets ``eps`` added to both diagonals; the tiny
+    imaginary parts that round-off leaves in the square root are dropped (with a warning if
+    they are not tiny).
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, "float64")), np.atleast_1d(np.asarray(mu2, "float64"))
+    sigma1 = np.atleast_2d(np.asarray(sigma1, "float64"))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, "float64"))
+    d = mu1.shape[0]
+    if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
+        raise ValueError(
+            f"Shapes do not match: mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, "
+            f"sigma2 {sigma2.shape}; expected (d,) and (d, d) for both."
+        )
+    diff = mu1 - mu2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sqrtm warns on singular input; handled below
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    if not np.all(np.isfinite(covmean)):
+        offset = np.eye(d) * eps
+        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        imag = np.max(np.abs(covmean.imag))
+        if imag > 1e-3 * max(1.0, np.max(np.abs(covmean.real))):
+            warnings.warn(
+                f"FID: the covariance square root has an imaginary part of {imag:.3g}; the "
+                "estimate is unreliable (too few samples for the feature dimension?).",
+                RuntimeWarning, stacklevel=2,
+            )
+        covmean = covmean.real
+    value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)
+    # Round-off can leave -1e-10 for identical inputs; a distance is never negative.
+    return float(max(value, 0.0))
+
+
+def fid_from_features(real, fake):
+    """FID between two ``(n, d)`` feature arrays."""
+    real, fake = _as_features(real, "real"), _as_features(fake, "fake")
+    _check_dims(real, fake)
+    return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+
+
+def _polynomial_kernel_sum(x, y, exclude_diagonal=False):
+    """Sum over pairs of ``k(x, y) = (x.y / d + 1)^3`` (float64 total).
+
+    Entries are computed in float32 (relative error ~1e-7 each, unbiased round-off, so the
+    float64 total is off by ~1e-7 / sqrt(m^2): far below KID's sampling noise) because that
+    is 3-5x faster than float64 on CPUs; ``**`` is avoided since it calls pow.
+    """
+    k = x @ y.T
+    k /= np.float32(x.shape[1])
+    k += np.float32(1.0)
+    cube = k * k
+    cube *= k
+    total = np.sum(cube, dtype="float64")
+    if exclude_diagonal:
+        total -= np.sum(np.diagonal(cube), dtype="float64")
+    return total
+
+
+def kid(real, fake, num_subsets=100, subset_size=1000, seed=0):
+    """Kernel Inception Distance: unbiased MMD^2, cubic polynomial kernel, over subsets.
+
+    Args:
+        real, fake: ``(n, d)`` features (the two sets may differ in size).
+        num_subsets: random subsets drawn (without replacement within a subset).
+        subset_size: ``m``, samples per subset; capped at the smaller set's size.
+        seed: seed of the subset choice.
+
+    Returns:
+        ``(mean, std)`` of the per-subset estimates. Can be slightly negative: the estimator
+        is unbiased, not clipped.
+    """
+    real, fake = _as_features(real, "real"), _as_features(fake, "fake")
+    _check_dims(real, fake)
+    m = min(int(subset_size), len(real), len(fake))
+    if m < 2:
+        raise ValueError(f"KID needs at least 2 samples per set; got {len(real)} and {len(fake)}.")
+    if num_subsets < 1:
+        raise ValueError(f"num_subsets must be >= 1; received {num_subsets}.")
+    rng = np.random.default_rng(seed)
+    estimates = np.empty(num_subsets)
+    for s in range(num_subsets):
+        x = real[rng.choice(len(real), m, replace=False)].astype("float32")
+        y = fake[rng.choice(len(fake), m, replace=False)].astype("float32")
+        off_xx = _polynomial_kernel_sum(x, x, exclude_diagonal=True) / (m * (m - 1))
+        off_yy = _polynomial_kernel_sum(y, y, exclude_diagonal=True) / (m * (m - 1))
+        estimates[s] = off_xx + off_yy - 2.0 * _polynomial_kernel_sum(x, y) / (m * m)
+    return float(estimates.mean()), float(estimates.std())
+
+
+def inception_score(probabilities, splits=10, eps=1e-12):
+    """Inception Score ``exp(E_x KL(p(y|x) || p(y)))``, mean and std over ``splits``.
+
+    Args:
+        probabilities: ``(n, K)`` class probabilities (rows sum to 1).
+        splits: number of equal chunks, as in Salimans et al.; capped at ``n``.
+
+    Returns:
+        ``(mean, std)``; ranges from 1 to ``K``.
+    """
+    p = np.asarray(probabilities, dtype="float64")
+    if p.ndim != 2 or len(p) < 1:
+        raise ValueError(f"probabilities must be a non-empty (n, classes) array; got {p.shape}.")
+    if np.any(p < -1e-6) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("probabilities must be non-negative with rows summing to 1 (softmax).")
+    splits = max(1, min(int(splits), len(p)))
+    scores = []
+    for part in np.array_split(p, splits):
+        marginal = part.mean(axis=0, keepdims=True)
+        kl = np.sum(part * (np.log(part + eps) - np.log(marginal + eps)), axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _sq_distances(a, b):
+    """Squared Euclidean distances ``(len(a), len(b))``, clipped at 0 against round-off."""
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(d, 0.0)
+
+
+def _knn_radii(x, k, batch_size):
+    """Squared distance from each row of ``x`` to its k-th nearest other row."""
+    radii = np.empty(len(x), dtype=x.dtype)
+    for i in range(0, len(x), batch_size):
+        d = _sq_distances(x[i:i + batch_size], x)
+        # Column 0 after partitioning is the point itself (distance 0): take index k.
+        radii[i:i + batch_size] = np.partition(d, k, axis=1)[:, k]
+    return radii
+
+
+def _coverage(queries, support, radii, batch_size):
+    """Fraction of ``queries`` inside at least one ball ``(support[j], radii[j])``."""
+    inside = 0
+    for i in range(0, len(queries), batch_size):
+        d = _sq_distances(queries[i:i + batch_size], support)
+        inside += int(np.count_nonzero((d <= radii[None, :]).any(axis=1)))
+    return inside / len(queries)
+
+
+def precision_recall(real, fake, k=3, batch_size=1000):
+    """Improved precision and recall (Kynkäänniemi et al. 2019).
+
+    Each set's manifold is the union of balls around its points with radius the distance to
+    the point's k-th nearest neighbour in the same set. Precision: fraction of ``fake``
+    inside the real manifold; recall: fraction of ``real`` inside the fake manifold.
+
+    Distances are computed ``batch_size`` rows at a time, so memory stays at
+    ``batch_size * max(n_real, n_fake)`` floats however large the sets are.
+
+    Returns:
+        ``(precision, recall)`` in [0, 1].
+    """
+    real, fake = _as_features(real, "real"), _as_features(fake, "fake")
+    _check_dims(real, fake)
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1; received {k}.")
+    if len(real) <= k or len(fake) <= k:
+        raise ValueError(
+            f"precision/recall with k={k} needs more than {k} samples per set; got "
+            f"{len(real)} real and {len(fake)} fake."
+        )
+    # Centering on a common point keeps |a|^2 + |b|^2 - 2ab accurate in float32.
+    dtype = "float64" if real.dtype == np.float64 else "float32"
+    center = real.mean(axis=0)
+    real = (real - center).astype(dtype)
+    fake = (fake - center).astype(dtype)
+    batch_size = max(1, int(batch_size))
+    real_radii = _knn_radii(real, k, batch_size)
+    fake_radii = _knn_radii(fake, k, batch_size)
+    precision = _coverage(fake, real, real_radii, batch_size)
+    recall = _coverage(real, fake, fake_radii, batch_size)
+    return float(precision), float(recall)
+
+
+def label_accuracy(probabilities, labels):
+    """Fraction of samples whose most probable class is the requested label."""
+    p = np.asarray(probabilities)
+    labels = np.asarray(labels).reshape(-1)
+    if p.ndim != 2 or len(p) != len(labels) or len(p) == 0:
+        raise ValueError(
+            f"Need (n, classes) probabilities and n labels; got {p.shape} and {labels.shape}."
+        )
+    return float(np.mean(p.argmax(axis=1) == labels))
+
+
+def class_kl(predictions, num_classes=None):
+    """``KL(histogram of predicted classes || uniform)`` in nats; 0 is perfectly balanced.
+
+    Args:
+        predictions: ``(n, K)`` probabilities (their argmax is used) or ``(n,)`` class ids.
+        num_classes: ``K``; taken from the probabilities' width when omitted.
+    """
+    pred = np.asarray(predictions)
+    if pred.ndim == 2:
+        num_classes = num_classes or pred.shape[1]
+        pred = pred.argmax(axis=1)
+    if pred.ndim != 1 or len(pred) == 0:
+        raise ValueError(f"predictions must be (n, K) probabilities or (n,) ids; got {pred.shape}.")
+    if not num_classes:
+        raise ValueError("num_classes is required when predictions are class ids.")
+    if pred.min() < 0 or pred.max() >= num_classes:
+        raise ValueError(
+            f"Class ids must be in [0, {num_classes}); got [{pred.min()}, {pred.max()}].")
+    hist = np.bincount(pred.astype("int64"), minlength=num_classes) / len(pred)
+    nonzero = hist > 0
+    return float(np.sum(hist[nonzero] * np.log(hist[nonzero] * num_classes)))
+
+
+# =============================================================================== extractors
+class FeatureExtractor:
+    """Maps images in [-1, 1] to ``(features, probabilities)``.
+
+    Subclasses set ``name`` (shown with every result), ``fingerprint`` (sha256 of the
+    weights: part of the cache key), ``feature_dim`` and ``num_classes`` (0 when the network
+    has no classifier head), and implement :meth:`__call__`.
+    """
+
+    name = "extractor"
+    fingerprint = ""
+    feature_dim = 0
+    num_classes = 0
+
+    @property
+    def id(self):
+        """``name@<first 12 hex digits of the weights' sha256>``."""
+        return f"{self.name}@{self.fingerprint[:12]}"
+
+    def __call__(self, images, batch_size=250):
+        raise NotImplementedError
+
+    def _run(self, model, images, batch_size):
+        images = np.asarray(images, dtype="float32")
+        feats, probs = [], []
+        for i in range(0, len(images), batch_size):
+            out = model(images[i:i + batch_size], training=False)
+            out = out if isinstance(out, (list, tuple)) else [out]
+            feats.append(np.asarray(out[0], dtype="float32"))
+            if len(out) > 1:
+                probs.append(np.asarray(out[1], dtype="float32"))
+        return np.concatenate(feats), (np.concatenate(probs) if probs else None)
+
+
+class ClassifierExtractor(FeatureExtractor):
+    """Features of kgan's own classifier for a data set (:mod:`kgan.classifier`).
+
+    Args:
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        weights_path, sha256: another weights file of the same architecture (default: the
+            shipped, sha256-pinned one).
+    """
+
+    def __init__(self, dataset, weights_path=None, sha256=None):
+        from kgan import classifier
+
+        cfg = classifier.classifier_cfg(dataset)
+        self.dataset = dataset
+        self.name = cfg.name
+        self.image_shape = tuple(cfg.image_shape)
+        model = classifier.load_classifier(dataset, weights_path, sha256)
+        path = Path(weights_path) if weights_path else cfg.entry_dir / cfg.weights
+        self.fingerprint = sha256 or (
+            cfg.sha256 if weights_path is None else _weights.sha256_of(path))
+        self.model = classifier.feature_model(model)
+        self.feature_dim = int(self.model.outputs[0].shape[-1])
+        self.num_classes = int(self.model.outputs[1].shape[-1])
+        self._call = _compiled(self.model)
+
+    def __call__(self, images, batch_size=250):
+        images = np.asarray(images, dtype="float32")
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{self.name} takes images of shape (n, {', '.join(map(str, self.image_shape))}); "
+                f"received {images.shape}."
+            )
+        return self._run(self._call, images, batch_size)
+
+
+def _compiled(model):
+    """A traced inference function of ``model`` (one graph per batch shape)."""
+    import tensorflow as tf
+
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return lambda x, training=False: fn(x)
+
+
+#: The Keras ImageNet InceptionV3 files and the md5 digests Keras publishes for them.
+INCEPTION_FILES = {
+    "inception_v3_weights_tf_dim_ordering_tf_kernels.h5": "9a0d58056eeedaa3f26cb7ebd46da564",
+    "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5": "bcbd6486424b2319ff4ef7d526e38f63",
+}
+
+
+def _keras_model_dirs():
+    dirs = []
+    if os.environ.get("KERAS_HOME"):
+        dirs.append(Path(os.environ["KERAS_HOME"]) / "models")
+    dirs.append(Path.home() / ".keras" / "models")
+    return dirs
+
+
+def find_inception_weights():
+    """Path of a local Keras InceptionV3 ImageNet weights file (full model first), or None."""
+    for name in INCEPTION_FILES:
+        for folder in _keras_model_dirs():
+            if (folder / name).exists():
+                return folder / name
+    return None
+
+
+class InceptionExtractor(FeatureExtractor):
+    """Keras' ImageNet InceptionV3: 2048-d average-pool features and 1000-class softmax.
+
+    Images in [-1, 1] (InceptionV3's own input range) are resized bilinearly to 299x299 and
+    grayscale is repeated to RGB. Only a weights file already on disk is used; nothing is
+    downloaded. With the ``_notop`` file there is no softmax, so no Inception Score.
+
+    Args:
+        weights_path: the ``.h5`` file; default: Keras' cache (``$KERAS_HOME/models`` or
+            ``~/.keras/models``).
+        file_hash: expected md5 (32 hex digits) or sha256 (64) of the file; ``"auto"`` uses the
+            digests Keras publishes for its two file names; ``None`` skips the check (for a
+            converted copy of your own).
+        include_top: whether the file holds the classifier head; inferred from Keras' file
+            names, required for other names.
+
+    Raises:
+        FileNotFoundError: no weights file found (the message says where it looked).
+        ValueError: the file's digest differs from the expected one.
+    """
+
+    def __init__(self, weights_path=None, file_hash="auto", include_top=None):
+        import keras
+
+        path = Path(weights_path) if weights_path else find_inception_weights()
+        if path is None or not path.exists():
+            looked = ", ".join(str(d) for d in _keras_model_dirs())
+            raise FileNotFoundError(
+                f"InceptionV3 ImageNet weights not found ({weights_path or 'looked in ' + looked}"
+                f"). kgan never downloads them: copy {next(iter(INCEPTION_FILES))} into one of "
+                "those folders (keras.applications.InceptionV3() fetches it on a machine with a "
+                "network) or pass weights_path=, or use extractor='classifier'."
+            )
+        if file_hash == "auto":
+            file_hash = INCEPTION_FILES.get(path.name)
+            if file_hash is None:
+                raise ValueError(
+                    f"{path.name} is not one of Keras' InceptionV3 files; pass its file_hash= "
+                    "(md5 or sha256), or file_hash=None to load it unverified."
+                )
+        sha256 = _weights.sha256_of(path)
+        if file_hash:
+            actual = sha256 if len(file_hash) == 64 else _md5_of(path)
+            if actual != file_hash.lower():
+                raise ValueError(
+                    f"InceptionV3 weights {path} are corrupt or not Keras' file: digest {actual}, "
+                    f"expected {file_hash}."
+                )
+        if include_top is None:
+            if path.name not in INCEPTION_FILES:
+                raise ValueError(f"Say whether {path.name} has the classifier head: include_top=.")
+            include_top = not path.name.endswith("_notop.h5")
+        from kgan.classifier import float32_policy
+
+        with float32_policy():
+            base = keras.applications.InceptionV3(
+                include_top=include_top, weights=str(path), pooling=None if include_top else "avg")
+        outputs = ([base.get_layer("avg_pool").output, base.output] if include_top
+                   else [base.output])
+        self.backbone = keras.Model(base.inputs, outputs, name="inception_v3_features")
+        self.name = "inception_v3" if include_top else "inception_v3_notop"
+        self.fingerprint = sha256
+        self.weights_path = path
+        self.feature_dim = 2048
+        self.num_classes = 1000 if include_top else 0
+        self._wrapped = {}
+
+    def _model_for(self, image_shape):
+        """Resize + grayscale->RGB in front of the backbone, per input shape."""
+        import keras
+        from keras import layers
+
+        if image_shape not in self._wrapped:
+            x_in = keras.Input(image_shape)
+            x = layers.Resizing(299, 299, interpolation="bilinear")(x_in)
+            if image_shape[-1] == 1:
+                x = layers.Concatenate()([x, x, x])
+            elif image_shape[-1] != 3:
+                raise ValueError(f"InceptionV3 needs 1 or 3 channels; got {image_shape[-1]}.")
+            model = keras.Model(x_in, self.backbone(x))  # inherits the float32 backbone
+            self._wrapped[image_shape] = _compiled(model)
+        return self._wrapped[image_shape]
+
+    def __call__(self, images, batch_size=50):
+        # 299x299 activations: ~25 MB per image in the first layers, so batches stay small.
+        batch_size = max(1, min(int(batch_size), 64))
+        images = np.asarray(images, dtype="float32")
+        if images.ndim != 4:
+            raise ValueError(f"Images must be (n, H, W, C); received {images.shape}.")
+        return self._run(self._model_for(tuple(images.shape[1:])), images, batch_size)
+
+
+def _md5_of(path):
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_EXTRACTORS = {}
+
+
+def get_extractor(extractor, dataset):
+    """Resolves ``"classifier"`` / ``"inception"`` / a :class:`FeatureExtractor` instance.
+
+    The shipped classifiers and the default InceptionV3 are built once per process.
+    """
+    if isinstance(extractor, FeatureExtractor):
+        return extractor
+    if extractor == "classifier":
+        key = ("classifier", dataset)
+        if key not in _EXTRACTORS:
+            _EXTRACTORS[key] = ClassifierExtractor(dataset)
+        return _EXTRACTORS[key]
+    if extractor == "inception":
+        if "inception" not in _EXTRACTORS:
+            _EXTRACTORS["inception"] = InceptionExtractor()
+        return _EXTRACTORS["inception"]
+    raise ValueError(
+        f"Unknown extractor {extractor!r}; use 'classifier' (kgan's own, always available), "
+        "'inception' (needs Keras' InceptionV3 weights on disk) or a FeatureExtractor."
+    )
+
+
+# =============================================================================== real data
+def _dataset_info(dataset):
+    from kgan import data
+
+    if dataset not in data.IMAGE_DATASETS:
+        raise ValueError(
+            f"Unknown data set {dataset!r} for metrics; expected one of "
+            f"{', '.join(data.IMAGE_DATASETS)}."
+        )
+    from kgan.classifier import CLASSIFIERS
+
+    cfg = CLASSIFIERS[dataset]
+    return tuple(cfg.image_shape), cfg.num_classes
+
+
+def _check_n(n, name="n"):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(
+            f"{name} must be an integer >= 2 (metrics need a covariance); received {n!r}.")
+    return int(n)
+
+
+def real_features(dataset, split="test", n=10000, extractor="classifier", seed=0,
+                  batch_size=250):
+    """Features of ``n`` real images of a split, cached on disk.
+
+    Takes the whole split when ``n`` reaches its size, else a seeded random subset. The
+    cache file ``$KGAN_HOME/stats/<dataset>_<split>_n<n>_s<seed>_<extractor>_<sha>.npz``
+    holds ``features``, ``probabilities`` (empty without a classifier head), ``labels``,
+    ``mu`` and ``sigma``; it is rebuilt when missing or unreadable.
+
+    Returns:
+        dict with those arrays.
+    """
+    from kgan import data
+
+    _dataset_info(dataset)
+    n = _check_n(n)
+    ext = get_extractor(extractor, dataset)
+    images, labels = data.load_arrays(dataset, split)
+    n = min(n, len(images))
+    fname = f"{dataset}_{split}_n{n}_s{seed}_{ext.name}_{ext.fingerprint[:16]}.npz"
+    path = _weights.cache_dir() / "stats" / fname
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                cached = {k: f[k] for k in f.files}
+            if cached["features"].shape == (n, ext.feature_dim):
+                return cached
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # corrupt or partial cache: recompute below
+    if n < len(images):
+        idx = np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))
+        images, labels = images[idx], labels[idx]
+    feats, probs = ext(images.astype("float32") / 127.5 - 1.0, batch_size)
+    mu, sigma = feature_statistics(feats)
+    if probs is None:  # head-less extractor
+        probs = np.zeros((0, 0), "float32")
+    out = dict(features=feats, probabilities=probs, labels=labels.astype("int32"), mu=mu,
+               sigma=sigma)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **out)
+        os.replace(tmp, path)  # atomic: concurrent evaluations never read half a file
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out
+
+
+# =============================================================================== evaluate
+def _scores(real, fake_feats, fake_probs, class_probs, requested, num_classes, ext, kid_subsets,
+            kid_subset_size, k, seed):
+    n, n_real = len(fake_feats), len(real["features"])
+    kid_mean, kid_std = kid(real["features"], fake_feats, kid_subsets, kid_subset_size, seed)
+    if min(n, n_real) > k:
+        precision, recall = precision_recall(real["features"], fake_feats, k)
+    else:  # too few samples for k-NN radii
+        precision = recall = float("nan")
+    result = dict(
+        fid=frechet_distance(real["mu"], real["sigma"], *feature_statistics(fake_feats)),
+        kid_mean=kid_mean,
+        kid_std=kid_std,
+        inception_score=float("nan"),
+        inception_score_std=float("nan"),
+        precision=precision,
+        recall=recall,
+        class_kl=class_kl(class_probs, num_classes),
+    )
+    if fake_probs is not None:
+        result["inception_score"], result["inception_score_std"] = inception_score(fake_probs)
+    if requested is not None:
+        result["label_accuracy"] = label_accuracy(class_probs, requested)
+    result.update(extractor=ext.id, n=int(n), n_real=int(n_real))
+    return result
+
+
+def _class_probabilities(ext, probs, images, dataset, batch_size):
+    """Data-set classifier probabilities (reused when the extractor is that classifier)."""
+    if isinstance(ext, ClassifierExtractor) and ext.dataset == dataset:
+        return probs, ext.id
+    clf = get_extractor("classifier", dataset)
+    return clf(images, batch_size)[1], clf.id
+
+
+def evaluate(model, dataset_name, n=10000, extractor="classifier", batch_size=250, seed=0,
+             kid_subsets=100, kid_subset_size=1000, k=3):
+    """Scores a generator against the test split of ``dataset_name``.
+
+    Generates ``n`` samples with ``model.generate`` (conditional models: labels cycle through
+    the classes, so each class gets ``n / K`` samples), extracts features and compares them with
+    ``min(n, test size)`` real test images (features cached, see :func:`real_features`).
+
+    Args:
+        model: a ``kgan.GAN`` (anything with ``generate``, ``image_shape``, ``num_classes``).
+        dataset_name: ``"mnist"`` or ``"fashion_mnist"``.
+        n: generated samples (>= 2; FID needs thousands to be meaningful and is only
+            comparable at equal ``n``).
+        extractor: ``"classifier"`` (default), ``"inception"`` or a :class:`FeatureExtractor`.
+        batch_size: generation and feature-extraction batch size.
+        seed: seeds the latents, the real subset and KID's subsets.
+        kid_subsets, kid_subset_size: KID's averaging (Bińkowski et al. use 100 x 1000).
+        k: neighbourhood size of precision/recall.
+
+    Returns:
+        dict: ``fid``, ``kid_mean``, ``kid_std``, ``inception_score`` (and ``_std``; NaN with a
+        head-less extractor), ``precision``, ``recall`` (NaN when ``n <= k``), ``class_kl``,
+        ``label_accuracy`` (conditional models only), ``extractor`` (``name@sha``, for FID /
+        KID / IS / precision / recall), ``classifier`` (the data set classifier behind
+        ``class_kl`` and ``label_accuracy``), ``n`` and ``n_real``.
+
+    Raises:
+        ValueError: unknown data set, ``n < 2``, a model whose image shape or number of
+            classes does not match the data set, or an unknown extractor.
+    """
+    image_shape, num_classes = _dataset_info(dataset_name)
+    n = _check_n(n)
+    if not callable(getattr(model, "generate", None)):
+        raise ValueError(
+            f"evaluate() needs a kgan.GAN (with .generate); received {type(model).__name__}.")
+    model_shape = tuple(getattr(model, "image_shape", ()))
+    if model_shape != image_shape:
+        raise ValueError(
+            f"{getattr(model, 'name', 'The model')} generates images of shape {model_shape}, but "
+            f"{dataset_name} images are {image_shape}: evaluate it on a data set of its shape."
+        )
+    model_classes = int(getattr(model, "num_classes", 0) or 0)
+    if model_classes and model_classes != num_classes:
+        raise ValueError(
+            f"{model.name} is conditional on {model_classes} classes but {dataset_name} has "
+            f"{num_classes}: its labels cannot be checked against this data set's classifier."
+        )
+    ext = get_extractor(extractor, dataset_name)
+    real = real_features(dataset_name, "test", n, ext, seed, batch_size)
+    requested = (np.arange(n) % model_classes).astype("int32") if model_classes else None
+    # Only the public generate(n, labels=, seed=) contract: families batch internally.
+    images = (model.generate(n, labels=requested, seed=seed) if requested is not None
+              else model.generate(n, seed=seed))
+    images = np.asarray(images, dtype="float32")
+    if images.shape != (n, *image_shape):
+        raise ValueError(
+            f"model.generate returned shape {images.shape}; expected {(n, *image_shape)}.")
+    feats, probs = ext(images, batch_size)
+    class_probs, clf_id = _class_probabilities(ext, probs, images, dataset_name, batch_size)
+    result = _scores(real, feats, probs, class_probs, requested, num_classes, ext, kid_subsets,
+                     kid_subset_size, k, seed)
+    result["classifier"] = clf_id
+    return result
+
+
+def real_floor(dataset_name, n=10000, extractor="classifier", batch_size=250, seed=0,
+               kid_subsets=100, kid_subset_size=1000, k=3):
+    """The same scores for ``n`` real *training* images against the test split.
+
+    What a perfect generator would get at this ``n``: FID's small-sample bias floor (it is
+    not 0), KID ~ 0, precision/recall near 1, the data's own Inception Score and class
+    balance, and (as ``label_accuracy``) the classifier's accuracy on those training images.
+    Model cards print it next to the model's numbers. Both sides are cached.
+
+    Returns:
+        the dict :func:`evaluate` returns, for real data.
+    """
+    _, num_classes = _dataset_info(dataset_name)
+    n = _check_n(n)
+    ext = get_extractor(extractor, dataset_name)
+    real = real_features(dataset_name, "test", n, ext, seed, batch_size)
+    train = real_features(dataset_name, "train", n, ext, seed, batch_size)
+    probs = train["probabilities"] if train["probabilities"].size else None
+    if isinstance(ext, ClassifierExtractor) and ext.dataset == dataset_name:
+        class_probs, clf_id = probs, ext.id
+    else:
+        clf_train = real_features(dataset_name, "train", n, "classifier", seed, batch_size)
+        class_probs = clf_train["probabilities"]
+        clf_id = get_extractor("classifier", dataset_name).id
+    result = _scores(real, train["features"], probs, class_probs, train["labels"], num_classes,
+                     ext, kid_subsets, kid_subset_size, k, seed)
+    result["classifier"] = clf_id
+    return result
