@@ -79,8 +79,8 @@ class ClassifierCfg:
 
     @property
     def card(self):
-        path = self.entry_dir / "card.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        """The entry's ``card.json`` as a dict (empty when not published yet)."""
+        return _weights.read_card(self.name)
 
 
 _ARCH = dict(blocks=((32,), (64, 64), (128,)), feature_dim=128, dropout=0.3)

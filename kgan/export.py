@@ -26,7 +26,10 @@ half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
 own). int8 files keep float32 inputs/outputs (quantized at the edges) unless ``uint8_io``,
 which makes the latent input and image output uint8 for integer-only accelerators; the image
 range is pinned to tanh's [-1, 1], so a uint8 output ``q`` is the image
-``(q - 128) / 127.5`` and within one level of the pixel value. A conversion that would leave a
+``(q - 128) / 127.5`` and within one level of the pixel value. For int8 the generator's
+tanh also clips its input to [-4, 4] (at most 7e-4 of change), so the quantization steps of
+that tensor go where tanh is steep instead of to saturated background pixels: this took the
+mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A conversion that would leave a
 float op behind fails instead of shipping a float model labelled int8. The seed signature is
 not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
 
@@ -148,10 +151,35 @@ def _input_specs(model):
     return specs
 
 
-def _image(model, latent, label=None):
+def _image(model, latent, label=None, generator=None):
     """The generator's images, clipped to [-1, 1] like ``GAN.generate``."""
-    x = model.generator([latent, label] if model.conditional else latent, training=False)
+    generator = generator or model.generator
+    x = generator([latent, label] if model.conditional else latent, training=False)
     return tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
+
+
+#: tanh(4) = 0.99933, so clipping tanh's input to [-4, 4] moves no pixel by more than 7e-4.
+#: Without it, saturated background pixels stretch that tensor's int8 range to about +-20,
+#: and mid-grey pixels, where tanh is steep, are quantized in steps of ~0.1.
+_TANH_INPUT_LIMIT = 4.0
+
+
+class _ClippedTanh(keras.layers.Layer):
+    def call(self, x):
+        return keras.ops.tanh(keras.ops.clip(x, -_TANH_INPUT_LIMIT, _TANH_INPUT_LIMIT))
+
+
+def _int8_friendly(generator):
+    """A copy of ``generator`` (current weights) whose tanh layers clip their input first."""
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Activation) and config["activation"] == "tanh":
+            return _ClippedTanh(name=layer.name, dtype=layer.dtype_policy)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(generator, clone_function=clone)
+    copy.set_weights(generator.get_weights())
+    return copy
 
 
 def _to_uint8(image):
@@ -309,14 +337,15 @@ def _file_tag(quantize):
 def _convert(model, quantize, representative_data, uint8_io):
     """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes)."""
     def serve(*inputs):
-        image = _image(model, *inputs)
+        image = _image(model, *inputs, generator=generator)
         if quantize == "int8":  # pin the output scale to tanh's range, see the module doc
             image = tf.quantization.fake_quant_with_min_max_args(image, -1.0, 1.0)
         return {"image": image}
 
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
+        generator = _int8_friendly(model.generator) if quantize == "int8" else model.generator
         archive = keras.export.ExportArchive()
-        archive.track(model.generator)
+        archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
                              input_signature=_input_specs(model))
         archive.write_out(tmp, verbose=False)

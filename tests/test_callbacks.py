@@ -1,7 +1,6 @@
 """SampleGrid, and BackupAndRestore resuming a GAN with both optimizers' state."""
 
 import keras
-import numpy as np
 import pytest
 
 import kgan

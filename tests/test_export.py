@@ -398,3 +398,31 @@ def test_real_entries_export(tmp_path, name):
             assert stats["mean_abs_error"] < INT8_MEAN_ERROR, (fmt, stats)
         else:
             assert stats["max_abs_error"] < bound, (fmt, stats)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dcgan_mnist", "cgan_mnist", "cgan_fashion_mnist"])
+def test_int8_samples_are_still_recognised(tmp_path, name):
+    """The project's classifier recognises int8 samples at >= 90 % of the float rate.
+
+    Conditional entries: accuracy against the requested labels. Unconditional ones: the
+    share of samples the classifier is confident about (max probability >= 0.9), and the
+    int8 images must mostly get the float images' class.
+    """
+    from kgan import classifier
+
+    cfg = kgan.zoo.info(name)
+    model = kgan.zoo.load(name)
+    path = export_as(model, tmp_path, "int8", calibration=256)
+    inputs = export.calibration_inputs(model, 500, seed=7)
+    judge = classifier.load_classifier(cfg.dataset)
+    float_probs = classifier.predict(judge, keras_images(model, inputs))
+    int8_probs = classifier.predict(judge, export.run_tflite(path, inputs))
+    if model.conditional:
+        float_rate = np.mean(float_probs.argmax(1) == inputs["label"])
+        int8_rate = np.mean(int8_probs.argmax(1) == inputs["label"])
+    else:
+        float_rate = np.mean(float_probs.max(1) >= 0.9)
+        int8_rate = np.mean(int8_probs.max(1) >= 0.9)
+        assert np.mean(float_probs.argmax(1) == int8_probs.argmax(1)) >= 0.9
+    assert int8_rate >= 0.9 * float_rate, (float_rate, int8_rate)

@@ -8,8 +8,6 @@ their sha256.
 import dataclasses
 import difflib
 import fnmatch
-import json
-from pathlib import Path
 
 from kgan.zoo import _weights
 
@@ -56,8 +54,7 @@ class ZooCfg:
     @property
     def card(self):
         """The entry's ``card.json`` as a dict (empty when not published yet)."""
-        path = self.entry_dir / "card.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return _weights.read_card(self.name)
 
 
 def register_model(cfg):

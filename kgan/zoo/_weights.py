@@ -7,6 +7,7 @@ file is refused with an error naming it, and nothing is ever unpickled.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -18,6 +19,12 @@ from pathlib import Path
 def zoo_dir():
     """``$KGAN_ZOO_DIR`` or the ``zoo/`` folder of the kgan checkout."""
     return Path(os.environ.get("KGAN_ZOO_DIR", Path(__file__).resolve().parents[2] / "zoo"))
+
+
+def read_card(name):
+    """``zoo/<name>/card.json`` as a dict (empty when the entry is not published yet)."""
+    path = zoo_dir() / name / "card.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def cache_dir():
