@@ -49,3 +49,6 @@ def test_train_then_sample(tmp_path):
     sample = kgan_cli("sample", "test_cgan", "--nopretrained", "--n", "20", "--out",
                       str(tmp_path / "grid.png"))
     assert sample.returncode == 0 and (tmp_path / "grid.png").exists(), sample.stderr[-2000:]
+    scores = kgan_cli("eval", "test_dcgan", "--nopretrained", "--n", "64")
+    assert scores.returncode == 0, scores.stderr[-2000:]
+    assert '"fid"' in scores.stdout and '"extractor": "classifier_mnist@' in scores.stdout
