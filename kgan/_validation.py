@@ -8,7 +8,7 @@ def check_images(images, expected_shape, static=False):
     shape = tuple(images.shape)
     if len(shape) != len(expected_shape) + 1 or tuple(shape[1:]) != tuple(expected_shape):
         hint = ""
-        if len(shape) == len(expected_shape) and tuple(shape) == tuple(expected_shape[:-1]):
+        if len(shape) == len(expected_shape) and tuple(shape[1:]) == tuple(expected_shape[:-1]):
             hint = " Add a channel axis (images[..., None])."
         elif len(shape) == len(expected_shape) + 1 and shape[1:-1] == tuple(expected_shape[:-1]):
             hint = f" The model wants {expected_shape[-1]} channel(s), not {shape[-1]}."

@@ -9,9 +9,8 @@ works as it is, restoring both optimizers and the step counter that keys the lat
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from kgan.images import image_grid, save_grid
+from kgan.images import image_grid, sample_images, save_grid
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -33,19 +32,10 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = None
         self.last_path = None
 
-    def _labels(self):
-        classes = self.model.num_classes
-        if not classes:
-            return None
-        cols = int(np.ceil(self.n / classes))
-        return np.repeat(np.arange(classes), cols)[: self.n]
-
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
             return
-        labels = self._labels()
-        images = self.model.generate(self.n, labels=labels, seed=self.seed)
-        rows = self.model.num_classes or None
+        images, rows = sample_images(self.model, self.n, self.seed)
         if self.out_dir:
             self.last_path = save_grid(self.out_dir / f"epoch_{epoch + 1:04d}.png", images, rows)
         if self.log_dir:

@@ -36,7 +36,8 @@ flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: def
 flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).")
 flags.DEFINE_integer("seed", 0, "sample: latent seed.")
 flags.DEFINE_boolean("savedmodel", False, "export: TF Serving SavedModel OUT/<name>/<version>/.")
-flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<quantize>.tflite.")
+flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<float32|float16|"
+                     "int8>[_uint8].tflite.")
 flags.DEFINE_enum("quantize", "none", ["none", "float16", "int8"], "export: TFLite type.")
 flags.DEFINE_boolean("uint8_io", False, "export: SavedModel adds an image_uint8 output; "
                      "TFLite int8 takes uint8 latents and returns uint8 images.")
@@ -84,17 +85,13 @@ def _cmd_train(args):
 
 def _cmd_sample(args):
     from kgan import zoo
-    from kgan.images import save_grid
+    from kgan.images import sample_images, save_grid
 
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
     n = FLAGS.n or 64
-    labels = None
-    if model.num_classes:
-        labels = [i * model.num_classes // n for i in range(n)]
-    images = model.generate(n, labels=labels, seed=FLAGS.seed)
-    path = save_grid(FLAGS.out or f"{name}_samples.png", images,
-                     rows=model.num_classes or None)
+    images, rows = sample_images(model, n, FLAGS.seed)
+    path = save_grid(FLAGS.out or f"{name}_samples.png", images, rows)
     print(f"wrote {n} samples of {name} to {path}")
 
 

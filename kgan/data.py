@@ -17,7 +17,7 @@ import tensorflow as tf
 # The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
 # trainer) reads the same files; kgan.data.read_idx stays public.
 from kgan.idx import IDX_FILES as _IDX_FILES
-from kgan.idx import read_idx  # noqa: F401
+from kgan.idx import read_idx, read_split  # noqa: F401  (read_idx: public here too)
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 SPLITS = tuple(_IDX_FILES)
@@ -40,15 +40,10 @@ def load_arrays(name, split="train", data_dir=None):
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r} for {name}; expected one of {', '.join(SPLITS)}.")
     roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    image_file, label_file = _IDX_FILES[split]
     for root in roots:
         folder = root / name
-        if (folder / image_file).exists() and (folder / label_file).exists():
-            images = read_idx(folder / image_file)[..., None]
-            labels = read_idx(folder / label_file).astype("int32")
-            if len(images) != len(labels):
-                raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels.")
-            return images, labels
+        if all((folder / f).exists() for f in _IDX_FILES[split]):
+            return read_split(folder, split)
     return _load_tfds_arrays(name, split, roots)
 
 

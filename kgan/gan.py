@@ -13,6 +13,11 @@ The step is written to give the same result on one device and under
 * latents and interpolation coefficients are drawn for the *global* batch from a stateless
   RNG keyed on ``(seed, step)`` and each replica takes its own slice, so every replica gets
   different latents and 1 or N replicas see exactly the same ones.
+
+With BatchNorm synchronised across replicas (the builders do this), 1 and N replicas then
+train to the same weights. Layers that look at the batch on purpose, minibatch
+discrimination and minibatch stddev, see each replica's share of it, as in the papers'
+multi-GPU setups; dropout masks also differ per replica.
 """
 
 import numpy as np
@@ -29,8 +34,14 @@ except ImportError:
 from kgan import losses as gan_losses
 from kgan._validation import check_images, check_labels, check_latents
 
-# Per-step RNG streams: each discriminator step k uses stream k, the generator step the last.
+#: RNG streams per step: discriminator update k draws its latents from stream k and its
+#: interpolation coefficients from stream ``_MAX_D_STEPS - 1 - k``, the generator update
+#: from stream ``_MAX_D_STEPS``; so at most half of them can be discriminator updates.
 _MAX_D_STEPS = 64
+MAX_D_STEPS = _MAX_D_STEPS // 2
+
+#: Every tracker a GAN may report, in the order logs list them.
+METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -74,7 +85,7 @@ class GAN(keras.Model):
         self.seed = int(seed)
         self._trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+            for name in METRIC_NAMES
         }
         self._active_metric_names = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
         if generator.built and discriminator.built:
@@ -121,9 +132,9 @@ class GAN(keras.Model):
                      ema_decay=ema_decay)
         cfg.update({k: v for k, v in given.items() if v is not None})
         gan_losses.get(cfg["loss"])  # raises a ValueError naming the choices
-        if int(cfg["d_steps"]) != cfg["d_steps"] or not 1 <= cfg["d_steps"] <= _MAX_D_STEPS:
+        if int(cfg["d_steps"]) != cfg["d_steps"] or not 1 <= cfg["d_steps"] <= MAX_D_STEPS:
             raise ValueError(
-                f"d_steps must be an integer in [1, {_MAX_D_STEPS}]; received {cfg['d_steps']!r}."
+                f"d_steps must be an integer in [1, {MAX_D_STEPS}]; received {cfg['d_steps']!r}."
             )
         for name in ("gp_weight", "r1_weight"):
             if cfg[name] < 0:
@@ -157,7 +168,7 @@ class GAN(keras.Model):
         self.r1_weight = float(cfg["r1_weight"])
         self.ema_decay = float(cfg["ema_decay"])
         self._active_metric_names = tuple(
-            n for n in ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+            n for n in METRIC_NAMES
             if (n != "gp" or self.gp_weight) and (n != "r1" or self.r1_weight)
         )
         self._kgan_compile_args = dict(kwargs)
@@ -355,6 +366,10 @@ class GAN(keras.Model):
     def _discriminator_update(self, images, z, cond, num_replicas, stream):
         fake = self._g(z, cond, training=True)
         threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+
+        def critic(inputs):  # the penalties' view of D: [images, *cond] -> logits
+            return self._d(inputs[0], inputs[1:]) if cond else self._d(inputs, ())
+
         with tf.GradientTape() as tape:
             real_logits = self._d(images, cond)
             fake_logits = self._d(fake, cond)
@@ -366,12 +381,10 @@ class GAN(keras.Model):
                         (b,) + (1,) * len(self.image_shape), seed=s),
                     tf.shape(images)[0], _MAX_D_STEPS - 1 - stream)
                 gp = gan_losses.gradient_penalty(
-                    lambda x: self._d(x[0], x[1:]) if cond else self._d(x, ()),
-                    images, tf.cast(fake, images.dtype), eps, cond)
+                    critic, images, tf.cast(fake, images.dtype), eps, cond)
                 total += self.gp_weight * gp
             if self.r1_weight:
-                r1 = gan_losses.r1_penalty(
-                    lambda x: self._d(x[0], x[1:]) if cond else self._d(x, ()), images, cond)
+                r1 = gan_losses.r1_penalty(critic, images, cond)
                 total += 0.5 * self.r1_weight * r1
             scaled = self.d_optimizer.scale_loss(total / num_replicas)
         variables = self.discriminator.trainable_variables

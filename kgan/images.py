@@ -5,11 +5,27 @@ from pathlib import Path
 import numpy as np
 
 
-def image_grid(images, rows=None):
-    """Tiles ``(N, H, W, C)`` images in [-1, 1] into one uint8 ``(rows*H, cols*W, C)`` array.
+def class_rows(num_classes, n):
+    """Labels for an ``n``-sample grid of a conditional model with one row per class:
+    ``ceil(n / num_classes)`` samples of class 0, then of class 1, ... (truncated to n)."""
+    cols = int(np.ceil(n / num_classes))
+    return np.repeat(np.arange(num_classes), cols)[:n].astype("int32")
 
-    ``rows`` defaults to a square-ish layout; cells left over are black. One pixel of grey
-    separates the cells so neighbouring samples stay distinguishable.
+
+def sample_images(model, n, seed):
+    """``n`` samples from fixed latents, with ``(images, rows)`` ready for :func:`save_grid`:
+    conditional models get one row per class, others a square-ish grid."""
+    if model.num_classes:
+        labels = class_rows(model.num_classes, n)
+        return model.generate(n, labels=labels, seed=seed), model.num_classes
+    return model.generate(n, seed=seed), None
+
+
+def image_grid(images, rows=None):
+    """Tiles ``(N, H, W, C)`` images in [-1, 1] into one uint8 array.
+
+    ``rows`` defaults to a square-ish layout. One pixel of grey separates the cells (and
+    fills the cells left over), so the result is ``(rows*(H+1)+1, cols*(W+1)+1, C)``.
     """
     images = np.asarray(images, dtype="float32")
     if images.ndim != 4:

@@ -35,10 +35,7 @@ import keras
 import numpy as np
 
 from kgan import losses as gan_losses
-from kgan.gan import _MAX_D_STEPS
-
-#: Names of the per-epoch metrics, in GAN.metrics' order.
-METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+from kgan.gan import _MAX_D_STEPS, METRIC_NAMES
 
 
 def _require_jax():

@@ -66,8 +66,8 @@ def hinge_discriminator_loss(real_logits, fake_logits):
     return _mean(ops.relu(1.0 - real_logits)) + _mean(ops.relu(1.0 + fake_logits))
 
 
-def hinge_generator_loss(fake_logits):
-    return -_mean(fake_logits)
+#: The hinge GAN's generator loss is the Wasserstein one: -E[D(G(z))].
+hinge_generator_loss = wasserstein_generator_loss
 
 
 def get(name):

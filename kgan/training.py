@@ -3,8 +3,10 @@
 Shared by ``kgan train`` and ``tools/train_zoo.py``. A run writes into ``out_dir``:
 ``backup/`` (``keras.callbacks.BackupAndRestore``: a killed run resumes from its last
 epoch with both optimizers and the step counter that keys the latent RNG), ``samples/``
-(one grid per epoch), ``history.json`` and the final ``<name>.weights.h5`` (written to a
-temporary file and renamed, so an interrupted save never leaves a half-written file).
+(one grid per epoch), ``history.csv`` (appended across resumes), ``history.json`` (this
+invocation's epochs), ``wall_seconds.json`` (summed across resumes) and the final
+``<name>.weights.h5`` (written to a temporary file and renamed, so an interrupted save
+never leaves a half-written file).
 """
 
 import json
@@ -65,5 +67,6 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     wall_file = out / "wall_seconds.json"
     total = wall + (json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0)
     wall_file.write_text(json.dumps({"total": total}))
-    (out / "history.json").write_text(json.dumps(history.history, indent=1))
+    if history.history:  # a finished run restarted trains no epoch: keep its history
+        (out / "history.json").write_text(json.dumps(history.history, indent=1))
     return model, history.history, total

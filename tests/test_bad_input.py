@@ -64,7 +64,7 @@ def test_wrong_latent_size(dcgan):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(loss="wasserstien"), "Unknown GAN loss 'wasserstien'"),
-    (dict(d_steps=0), r"d_steps must be an integer in \[1, 64\]; received 0"),
+    (dict(d_steps=0), r"d_steps must be an integer in \[1, 32\]; received 0"),
     (dict(d_steps=1.5), "received 1.5"),
     (dict(gp_weight=-1.0), "gp_weight must be >= 0"),
     (dict(ema_decay=1.0), r"ema_decay must be in \[0, 1\)"),

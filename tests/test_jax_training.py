@@ -6,9 +6,9 @@ steps with ``model.fit`` from the same initial weights, batches, latents and int
 coefficients, and compares the resulting weights (BatchNorm statistics included), the
 logged losses, and the generators' outputs after loading the JAX-written ``.weights.h5``.
 
-The JAX side needs a Python with jax and keras: ``$KGAN_JAX_PYTHON``, else
-``/work/jaxvenv/bin/python`` or this interpreter when they import jax. Without one these
-tests skip (CI has no JAX); the TensorFlow-only checks at the end always run.
+The JAX side needs a Python with jax and keras: ``$KGAN_JAX_PYTHON`` (e.g. a venv without
+TensorFlow, like the GPU machines the zoo trains on), else this interpreter (the test extra
+installs jax). Without one these tests skip; the TensorFlow-only checks always run.
 """
 
 import json
@@ -30,7 +30,7 @@ TEST_ENTRIES = ["test_dcgan", "test_cgan", "test_wgan_gp", "test_vanilla_gan"]
 
 
 def _jax_python():
-    candidates = [os.environ.get("KGAN_JAX_PYTHON"), "/work/jaxvenv/bin/python", sys.executable]
+    candidates = [os.environ.get("KGAN_JAX_PYTHON"), sys.executable]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     for python in candidates:
         if not python or not Path(python).exists():

@@ -36,6 +36,8 @@ def main(argv):
     name = argv[1]
     cfg = zoo.info(name)
     if FLAGS.from_run:
+        if not FLAGS.publish:
+            raise app.UsageError("--from_run publishes a finished run: drop --nopublish.")
         model, run = publish.load_jax_run(name, FLAGS.from_run)
     else:
         epochs = FLAGS.epochs or cfg.recipe["epochs"]

@@ -66,27 +66,6 @@ def find_dataset(name, data_dir):
         f"No IDX files for {name!r} in {', '.join(str(r / name) for r in roots)}.")
 
 
-_BARE = {}
-
-
-def save_weights(model, name, path):
-    """G + D only, via a bare copy of the entry (no optimizer slots), like zoo.publish.
-
-    Written to a temporary file and renamed, so a run killed mid-save keeps the last file.
-    """
-    from kgan import zoo
-
-    if name not in _BARE:  # built once: this runs after every epoch
-        _BARE[name] = zoo.create(name)
-    bare = _BARE[name]
-    with model.inference_weights():  # the generator's EMA weights, as zoo.publish does
-        bare.set_weights(model.get_weights())
-    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
-    bare.save_weights(str(tmp))
-    os.replace(tmp, path)
-    return path
-
-
 def train_one(name, out):
     import jax
     import keras
@@ -104,7 +83,6 @@ def train_one(name, out):
     seed = recipe.get("seed", 0)
     keras.utils.set_random_seed(seed)  # as kgan.training.train: same initial weights draw
     model = zoo.load(name, pretrained=False)
-    model.build_optimizers()
     folder = find_dataset(cfg.dataset, FLAGS.data_dir)
     images, labels = read_split(folder, "train")
     if FLAGS.limit_images:
@@ -118,7 +96,7 @@ def train_one(name, out):
     progress = out / f"{name}_progress"
 
     def on_epoch_end(epoch, logs):
-        save_weights(model, name, weights_path)
+        publish.save_entry_weights(model, name, weights_path)
         if FLAGS.sample_every and (epoch + 1) % FLAGS.sample_every == 0:
             publish.sample_grid(model, progress / f"epoch_{epoch + 1:04d}.png")
 
@@ -130,14 +108,13 @@ def train_one(name, out):
         batch_size=batch_size, seed=seed, log_every=FLAGS.log_every,
         on_epoch_end=on_epoch_end, max_steps=FLAGS.max_steps, max_seconds=max_seconds,
         verbose=FLAGS.verbose, print_fn=_log)
-    save_weights(model, name, weights_path)
+    publish.save_entry_weights(model, name, weights_path)
     publish.sample_grid(model, out / f"{name}_samples.png")
     # Reference outputs for the cross-backend check: G on fixed latents (and labels).
     z = keras.random.normal((8, model.latent_dim), seed=123)
     z = keras.ops.convert_to_numpy(z)
-    check_labels = list(range(8)) if model.conditional else None
-    check = model.generate(z=z, labels=None if check_labels is None else
-                           [c % model.num_classes for c in check_labels])
+    check_labels = [c % model.num_classes for c in range(8)] if model.conditional else None
+    check = model.generate(z=z, labels=check_labels)
     save_grid(out / f"{name}_check.png", check, rows=1)
     report = {
         "name": name,

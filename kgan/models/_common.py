@@ -24,10 +24,10 @@ TEST_IMAGE_SHAPE = (28, 28, 1)
 def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwargs, recipe,
                             conditional=False):
     """Registers ``entries`` (name -> dataset, epochs, optional weights / sha256 /
-    model_kwargs overriding the family's) for ``cls``.
+    model_kwargs / compile overriding the family's) for ``cls``.
 
     Every entry builds with ``cls.build(image_shape, **model_kwargs, num_classes=...)``;
-    ``test_<family>`` builds the same architecture with ``test_kwargs`` at 8x8.
+    ``test_<family>`` builds the same architecture with ``test_kwargs`` at MNIST's shape.
     """
 
     def factory(cfg, **overrides):
@@ -37,7 +37,7 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
 
     for name, spec in entries.items():
         spec = dict(spec)
-        image_shape, classes = DATASETS[spec.pop("dataset_shape", spec["dataset"])]
+        image_shape, classes = DATASETS[spec["dataset"]]
         cfg = ZooCfg(
             name=name, family=family, dataset=spec.pop("dataset"), image_shape=image_shape,
             latent_dim=model_kwargs["latent_dim"], num_classes=classes if conditional else 0,

@@ -43,6 +43,6 @@ register_family_entries(
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),
-    recipe=dict(batch_size=128, labels=True, compile=dict(loss="non_saturating", ema_decay=0.999)),
+    recipe=dict(batch_size=128, compile=dict(loss="non_saturating", ema_decay=0.999)),
     conditional=True,
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan.images import save_grid
+from kgan.images import sample_images, save_grid
 from kgan.zoo import _registry, _weights
 
 SAMPLE_SEED = 2024
@@ -75,13 +75,30 @@ def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
     return model, training
 
 
+_BARE_MODELS = {}
+
+
+def save_entry_weights(model, name, path):
+    """Writes what a zoo entry publishes: G (its EMA weights when it has them) and D, no
+    optimizer slots, via a bare copy of the entry. Written to a temporary file and renamed,
+    so a run killed mid-save keeps the previous file."""
+    if name not in _BARE_MODELS:  # built once: training runs call this every epoch
+        _BARE_MODELS[name] = _registry.create(name)
+    bare = _BARE_MODELS[name]
+    with model.inference_weights():
+        bare.set_weights(model.get_weights())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
+    bare.save_weights(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
 def sample_grid(model, path):
-    """8x8 grid from a fixed seed; conditional models: one row per class, 8 columns."""
-    if model.num_classes:
-        labels = np.repeat(np.arange(model.num_classes), 8)
-        images = model.generate(len(labels), labels=labels, seed=SAMPLE_SEED)
-        return save_grid(path, images, rows=model.num_classes)
-    return save_grid(path, model.generate(64, seed=SAMPLE_SEED), rows=8)
+    """8x8 grid from a fixed seed; conditional models: one row of 8 per class."""
+    images, rows = sample_images(model, 8 * (model.num_classes or 8), SAMPLE_SEED)
+    return save_grid(path, images, rows=rows or 8)
 
 
 def publish(model, name, training, metrics=None):
@@ -96,14 +113,7 @@ def publish(model, name, training, metrics=None):
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    bare = _registry.create(name)
-    with model.inference_weights():  # publish the generator's EMA weights when it has them
-        bare.set_weights(model.get_weights())
-    weights = folder / f"{name}.weights.h5"
-    tmp = folder / f"{name}.tmp.weights.h5"
-    bare.save_weights(str(tmp))
-    os.replace(tmp, weights)
+    weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
     sample_grid(model, folder / "samples.png")
     card = {
         "name": name,
@@ -118,8 +128,7 @@ def publish(model, name, training, metrics=None):
         "weights": weights.name,
         "sha256": _weights.sha256_of(weights),
         "size_bytes": weights.stat().st_size,
-        "recipe": {**cfg.recipe, "epochs": training["epochs"],
-                   "model_kwargs": cfg.model_kwargs,
+        "recipe": {**cfg.recipe, "model_kwargs": cfg.model_kwargs,
                    "compile_resolved": model.get_compile_config()},
         "training": {"date": time.strftime("%Y-%m-%d"), **training},
         "samples": "samples.png",

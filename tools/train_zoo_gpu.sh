@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Trains the six kgan zoo entries with Keras on JAX, concurrently, on one GPU machine that
+# has JAX but no TensorFlow (and no network). This is how the published weights were made.
+# Prepare a git-ignored .dev/ folder beside the code and send both to the machine:
+#   .dev/wheels/  keras, namex and optree wheels for the machine's Python (pip download
+#                 --only-binary=:all: --python-version 3.12 --platform manylinux_2_17_x86_64)
+#   .dev/data/    mnist/ and fashion_mnist/ with the IDX train files (from ../shared/data)
+# then, from the repository root there:
+#
+#     bash tools/train_zoo_gpu.sh [MAX_MINUTES] [NAME=EPOCHS ...]
+#
+# and publish each returned run here with tools/train_zoo.py NAME --from_run DIR.
+#
+#   MAX_MINUTES  training budget per process, counted from its start (imports and XLA
+#                compilation included); each run then stops after its current chunk of
+#                100 steps and still writes weights, samples and its JSON. Default 6.
+#   NAME=EPOCHS  overrides an entry's epochs (default: the recipe's, below).
+#
+# Everything comes back in at most 7 files under $OUT: one <name>.tar per entry (weights,
+# JSON report, samples, progress grids, log) and summary.txt. The whole script takes
+# about MAX_MINUTES + 1 minute (wheel install, final saves, packing).
+set -u
+cd "$(dirname "$0")/.."
+REPO=$PWD
+MAX_MINUTES=${1:-6}
+shift || true
+OUT=${OUT:-/tmp/kgan_out}
+RUNS=/tmp/kgan_runs            # working folder; only the packed files go to $OUT
+rm -rf "$RUNS"; mkdir -p "$OUT" "$RUNS"
+T0=$(date +%s)
+
+# Epochs per entry: the zoo recipes' own. Estimate for one H100 (how it was sized):
+# XLA's cost analysis of one jitted training step gives ~18 GFLOP for dcgan/cgan at batch
+# 128 (d + g update), ~3 GFLOP for the MLP vanilla GAN, and ~12 GFLOP per critic update
+# (+GP double backprop) x 5 + the generator update for WGAN-GP at batch 64 (~50 GFLOP).
+# Assuming ~40 TFLOP/s effective (TF32, small convs) plus ~0.5 ms of kernel launches per
+# update: dcgan/cgan ~1 ms/step -> ~0.5 s per 468-step epoch; vanilla ~0.3 ms/step ->
+# ~0.15 s/epoch; WGAN-GP ~4 ms/step -> ~4 s per 937-step epoch. Serial GPU work at the
+# recipe epochs: 4 x (30|40) x 0.5 s + 60 x 0.15 s + 40 x 4 s ~ 240 s; six processes
+# time-share the GPU (no MPS), and compilation (~30-60 s, in parallel on 16 cores) comes
+# first, so the recipes should finish inside 6 minutes, WGAN-GP last (alone at the end).
+# If the estimate is off, --max_minutes stops each run gracefully and its JSON records
+# epochs_completed, so the cards state what was actually trained.
+declare -A EPOCHS=(
+  [wgan_gp_fashion_mnist]=50
+  [dcgan_fashion_mnist]=60
+  [cgan_fashion_mnist]=60
+  [dcgan_mnist]=60
+  [cgan_mnist]=50
+  [vanilla_gan_mnist]=120
+)
+ORDER=${KGAN_ENTRIES:-"wgan_gp_fashion_mnist dcgan_fashion_mnist cgan_fashion_mnist dcgan_mnist cgan_mnist vanilla_gan_mnist"}
+PY=${PY:-python3}   # the machine's python3 holds JAX
+EXTRA_FLAGS=${EXTRA_FLAGS:-}   # e.g. "--max_steps 5" for a smoke test
+for arg in "$@"; do
+  EPOCHS[${arg%%=*}]=${arg##*=}
+done
+
+# keras, namex and optree are the only packages missing on the machine (absl-py, numpy,
+# rich, h5py, ml-dtypes, packaging, typing-extensions, pillow and jax are there).
+if [ -n "${SKIP_WHEELS:-}" ]; then
+  echo "SKIP_WHEELS set: using $PY's own keras"
+elif ! $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .dev/wheels/*.whl; then
+  echo "pip failed; unzipping the wheels instead"
+  $PY -c 'import sys, zipfile; [zipfile.ZipFile(w).extractall("/tmp/site") for w in sys.argv[1:]]' .dev/wheels/*.whl
+fi
+export PYTHONPATH=/tmp/site:$REPO
+export KERAS_BACKEND=jax
+export XLA_PYTHON_CLIENT_PREALLOCATE=false   # six processes share the GPU's memory
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=1
+
+{
+  echo "== $(date -u) host $(hostname) MAX_MINUTES=$MAX_MINUTES"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1
+  $PY -c 'import sys, jax, keras, numpy, kgan.models; print("python", sys.version.split()[0], "jax", jax.__version__, "keras", keras.__version__, keras.backend.backend(), "numpy", numpy.__version__, jax.devices())' 2>&1
+} | tee "$RUNS/env.txt"
+
+LIMIT_S=$($PY -c "print(int(float('$MAX_MINUTES') * 60 + 150))")  # hard stop if hung
+for name in $ORDER; do
+  mkdir -p "$RUNS/$name"
+  epochs_flag=${EPOCHS[$name]:+--epochs=${EPOCHS[$name]}}   # unset: the recipe's
+  timeout -s TERM "$LIMIT_S" $PY tools/train_zoo_jax.py "$name" \
+      $epochs_flag --data_dir .dev/data --out "$RUNS/$name" \
+      --max_minutes "$MAX_MINUTES" --log_every 100 --sample_every 5 $EXTRA_FLAGS \
+      > "$RUNS/$name/$name.log" 2>&1 &
+  echo "started $name (${EPOCHS[$name]:-recipe} epochs), pid $!"
+done
+# Progress every 30 s: the last epoch line of each run.
+while [ -n "$(jobs -rp)" ]; do
+  sleep 30
+  echo "-- $(( $(date +%s) - T0 ))s"
+  for name in $ORDER; do
+    line=$(grep -E "epoch [0-9]+/|compiled|Error|error" "$RUNS/$name/$name.log" 2>/dev/null | tail -1)
+    echo "   ${line:-$name: starting}"
+  done
+done
+wait
+
+{
+  cat "$RUNS/env.txt"
+  echo "== summary after $(( $(date +%s) - T0 ))s"
+  $PY - "$RUNS" $ORDER <<'EOF'
+import json, sys
+from pathlib import Path
+runs = Path(sys.argv[1])
+print(f"{'entry':24} {'epochs':>11} {'steps':>6} {'wall_s':>7} {'compile_s':>9} "
+      f"{'s/epoch':>7}  last epoch metrics")
+for name in sys.argv[2:]:
+    path = runs / name / f"{name}.json"
+    if not path.exists():
+        print(f"{name:24} FAILED (no report); see its log")
+        continue
+    r = json.loads(path.read_text())
+    h = r["history"]
+    last = {k: round(v[-1], 4) for k, v in h.items()
+            if k not in ("epoch", "steps", "seconds") and v}
+    per_epoch = sum(h["seconds"]) / max(len(h["seconds"]), 1)
+    print(f"{name:24} {r['epochs_completed']:>5}/{r['epochs_requested']:<5} {r['steps']:>6} "
+          f"{r['wall_seconds']:>7} {r['compile_seconds']:>9} {per_epoch:>7.2f}  {last}"
+          + ("  (stopped early)" if r["stopped_early"] else ""))
+    print(f"{'':24} device={r['device']} sha256={r['sha256']}")
+EOF
+  for name in $ORDER; do
+    echo "== $name.log (tail)"
+    tail -n 4 "$RUNS/$name/$name.log"
+  done
+} 2>&1 | tee "$OUT/summary.txt"
+
+for name in $ORDER; do
+  rm -f "$RUNS/$name"/*.tmp.weights.h5
+  tar -cf "$OUT/$name.tar" -C "$RUNS" "$name"
+done
+ls -la "$OUT"
+echo "total $(( $(date +%s) - T0 ))s"
