@@ -45,7 +45,7 @@ OUTPUT_LAYER = "probabilities"
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifierCfg:
+class ClassifierCfg(_weights.EntryFiles):
     """A published classifier: architecture, training recipe and pinned weights.
 
     Attributes:
@@ -72,15 +72,6 @@ class ClassifierCfg:
     @property
     def name(self):
         return f"classifier_{self.dataset}"
-
-    @property
-    def entry_dir(self):
-        return _weights.zoo_dir() / self.name
-
-    @property
-    def card(self):
-        """The entry's ``card.json`` as a dict (empty when not published yet)."""
-        return _weights.read_card(self.name)
 
 
 _ARCH = dict(blocks=((32,), (64, 64), (128,)), feature_dim=128, dropout=0.3)

@@ -10,7 +10,6 @@ never leaves a half-written file).
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,16 +18,7 @@ import keras
 from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import distribute, zoo
-
-
-def save_weights_atomically(model, path):
-    """``model.save_weights`` via a temp file in the same folder, then an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
-    model.save_weights(str(tmp))
-    os.replace(tmp, path)
-    return path
+from kgan.zoo import _weights
 
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
@@ -62,7 +52,7 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
     wall = time.time() - start
-    save_weights_atomically(model, out / f"{name}.weights.h5")
+    _weights.save_atomically(model, out / f"{name}.weights.h5")
     # Wall time adds up over resumed runs, so the card reports the whole training.
     wall_file = out / "wall_seconds.json"
     total = wall + (json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0)

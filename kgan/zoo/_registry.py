@@ -15,7 +15,7 @@ _REGISTRY = {}
 
 
 @dataclasses.dataclass(frozen=True)
-class ZooCfg:
+class ZooCfg(_weights.EntryFiles):
     """Everything known about a zoo entry besides its code.
 
     Attributes:
@@ -47,14 +47,6 @@ class ZooCfg:
     paper: str = ""
     license: str = "Apache-2.0 (code); weights trained on the data set's license terms"
 
-    @property
-    def entry_dir(self):
-        return _weights.zoo_dir() / self.name
-
-    @property
-    def card(self):
-        """The entry's ``card.json`` as a dict (empty when not published yet)."""
-        return _weights.read_card(self.name)
 
 
 def register_model(cfg):

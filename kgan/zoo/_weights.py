@@ -84,6 +84,30 @@ def download(url, dest, sha256):
     return dest
 
 
+def save_atomically(model, path):
+    """``model.save_weights`` via a temp file in the same folder, then an atomic rename, so
+    a run killed mid-save keeps the previous file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
+    model.save_weights(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+class EntryFiles:
+    """Mixin for zoo configs with a ``name``: their folder and published card."""
+
+    @property
+    def entry_dir(self):
+        return zoo_dir() / self.name
+
+    @property
+    def card(self):
+        """The entry's ``card.json`` as a dict (empty when not published yet)."""
+        return read_card(self.name)
+
+
 def load_into(model, path):
     """Loads a ``.weights.h5`` file into ``model``; mismatches raise a ``ValueError``."""
     try:

@@ -87,12 +87,7 @@ def save_entry_weights(model, name, path):
     bare = _BARE_MODELS[name]
     with model.inference_weights():
         bare.set_weights(model.get_weights())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
-    bare.save_weights(str(tmp))
-    os.replace(tmp, path)
-    return path
+    return _weights.save_atomically(bare, path)
 
 
 def sample_grid(model, path):
