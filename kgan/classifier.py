@@ -23,14 +23,13 @@ Example:
 import contextlib
 import dataclasses
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from kgan.zoo import _weights
+from kgan.zoo.publish import hardware
 
 #: Class names of the data sets, in label order.
 CLASS_NAMES = {
@@ -223,6 +222,13 @@ def predict(model, images, batch_size=500):
     return np.concatenate([np.asarray(o) for o in outs])
 
 
+def confusion_matrix(labels, predictions, num_classes):
+    """Counts ``(true class, predicted class)`` pairs: rows true, columns predicted."""
+    confusion = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(confusion, (labels, predictions), 1)
+    return confusion
+
+
 def to_signed_unit(images_uint8):
     """uint8 pixels -> float32 in [-1, 1] (the generators' range)."""
     return np.asarray(images_uint8, dtype="float32") / 127.5 - 1.0
@@ -243,25 +249,6 @@ def _augmenter(translate, rotate, flip, seed):
         augs.append(layers.RandomTranslation(translate, translate, fill_mode="constant",
                                              fill_value=-1.0, seed=seed + 2))
     return keras.Sequential(augs, name="augment") if augs else None
-
-
-def hardware_summary():
-    """One line naming the CPU/GPU the code runs on (for model cards)."""
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpus = tf.config.list_physical_devices("GPU")
-    gpu = f", {len(gpus)} GPU(s)" if gpus else ", no GPU"
-    return f"{cpu}, {cores} CPU cores{gpu}; TensorFlow {tf.__version__}"
 
 
 def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weight_decay=1e-4,
@@ -337,8 +324,7 @@ def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weig
     pred = probs.argmax(axis=1)
     test_acc = float(np.mean(pred == y_test))
     test_loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_test)), y_test], 1e-12, 1))))
-    confusion = np.zeros((cfg.num_classes, cfg.num_classes), dtype="int64")
-    np.add.at(confusion, (y_test, pred), 1)
+    confusion = confusion_matrix(y_test, pred, cfg.num_classes)
     report = dict(
         test_accuracy=test_acc,
         test_loss=test_loss,
@@ -395,7 +381,7 @@ def publish(model, report, dataset, out_dir=None):
         history=report["history"],
         confusion_matrix=report["confusion_matrix"],
         wall_time_s=report["wall_time_s"],
-        hardware=hardware_summary(),
+        hardware=hardware(),
         keras_version=keras.__version__,
         weights=cfg.weights,
         weights_bytes=weights.stat().st_size,
@@ -420,8 +406,7 @@ def save_card_images(out_dir, dataset, predictions, accuracy):
     out = Path(out_dir)
     x_test, y_test = data.load_arrays(dataset, "test")
     predictions = np.asarray(predictions)
-    confusion = np.zeros((cfg.num_classes, cfg.num_classes), dtype="int64")
-    np.add.at(confusion, (y_test, predictions), 1)
+    confusion = confusion_matrix(y_test, predictions, cfg.num_classes)
     names = CLASS_NAMES.get(dataset, tuple(str(i) for i in range(cfg.num_classes)))
     save_confusion_png(out / "confusion.png", confusion, names,
                        title=f"{cfg.name}: test accuracy {100 * accuracy:.2f}% "

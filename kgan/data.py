@@ -7,7 +7,6 @@
 users' own images the same way.
 """
 
-import os
 import socket
 from pathlib import Path
 
@@ -17,20 +16,10 @@ import tensorflow as tf
 # The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
 # trainer) reads the same files; kgan.data.read_idx stays public.
 from kgan.idx import IDX_FILES as _IDX_FILES
-from kgan.idx import read_idx, read_split  # noqa: F401  (read_idx: public here too)
+from kgan.idx import default_roots, read_idx, read_split  # noqa: F401  (public here too)
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 SPLITS = tuple(_IDX_FILES)
-
-
-def default_roots():
-    """Folders searched for ``<name>/`` after ``data_dir``: env var, then the shared folder."""
-    roots = []
-    if os.environ.get("KGAN_DATA_DIR"):
-        roots.append(Path(os.environ["KGAN_DATA_DIR"]))
-    checkout = Path(__file__).resolve().parents[1]
-    roots += [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
-    return roots
 
 
 def load_arrays(name, split="train", data_dir=None):

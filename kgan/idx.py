@@ -6,6 +6,7 @@ the same checks.
 """
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,16 @@ def read_idx(path):
             "the file is truncated or corrupt."
         )
     return np.frombuffer(raw, np.uint8, offset=offset).reshape(dims)
+
+
+def default_roots():
+    """Folders searched for ``<name>/`` after ``data_dir``: env var, then the shared folder."""
+    roots = []
+    if os.environ.get("KGAN_DATA_DIR"):
+        roots.append(Path(os.environ["KGAN_DATA_DIR"]))
+    checkout = Path(__file__).resolve().parents[1]
+    roots += [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    return roots
 
 
 def read_split(folder, split="train"):

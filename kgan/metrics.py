@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
+from kgan.classifier import to_signed_unit
 from kgan.zoo import _weights
 
 __all__ = [
@@ -596,7 +597,7 @@ def real_features(dataset, split="test", n=10000, extractor="classifier", seed=0
     if n < len(images):
         idx = np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))
         images, labels = images[idx], labels[idx]
-    feats, probs = ext(images.astype("float32") / 127.5 - 1.0, batch_size)
+    feats, probs = ext(to_signed_unit(images), batch_size)
     mu, sigma = feature_statistics(feats)
     if probs is None:  # head-less extractor
         probs = np.zeros((0, 0), "float32")

@@ -9,7 +9,7 @@ import kgan
 def tiny_dataset(model, batch_size=8, n=32, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, *model.image_shape), dtype="uint8")
-    labels = np.arange(n) % max(model.num_classes, 1) if model.num_classes else None
+    labels = np.arange(n) % model.num_classes if model.num_classes else None
     return kgan.data.from_numpy(images, labels, batch_size=batch_size, shuffle=False)
 
 

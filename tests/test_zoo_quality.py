@@ -6,8 +6,6 @@ label accuracy >= 95 % of what the project's classifier reaches on real test ima
 classifier-feature FID within a stated factor of the real train-vs-test floor.
 """
 
-import json
-
 import numpy as np
 import pytest
 
@@ -39,8 +37,7 @@ def test_published_entry_quality(name, floors):
     # The 2,000-sample figure agrees with the card's 10,000-sample one.
     assert scores["class_kl"] < card["metrics"]["class_kl"] + 0.02
     if model.num_classes:
-        classifier_card = json.loads(
-            (kgan.zoo._weights.zoo_dir() / f"classifier_{cfg.dataset}" / "card.json").read_text())
+        classifier_card = kgan.classifier.classifier_cfg(cfg.dataset).card
         assert scores["label_accuracy"] >= 0.95 * classifier_card["test_accuracy"], scores
 
 

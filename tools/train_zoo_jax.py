@@ -54,11 +54,10 @@ def _log(msg):
 
 
 def find_dataset(name, data_dir):
-    roots = [Path(data_dir)] if data_dir else []
-    if os.environ.get("KGAN_DATA_DIR"):
-        roots.append(Path(os.environ["KGAN_DATA_DIR"]))
+    from kgan.idx import default_roots
+
     repo = Path(__file__).resolve().parents[1]
-    roots += [repo / ".dev" / "data", repo.parent / "shared" / "data"]
+    roots = ([Path(data_dir)] if data_dir else []) + [repo / ".dev" / "data"] + default_roots()
     for root in roots:
         if (root / name / "train-images-idx3-ubyte.gz").exists():
             return root / name
