@@ -1,4 +1,4 @@
-"""Training data as ``tf.data`` pipelines of float32 images in [-1, 1].
+"""Training data as ``tf.data`` pipelines of float32 images in [-1, 1] (or audio, pairs...).
 
 ``load(name)`` looks for a local copy first, so tests and zoo recipes never download:
 ``data_dir``, then ``$KGAN_DATA_DIR``, then the ``shared/data`` folder beside the kgan checkout
@@ -21,11 +21,36 @@ from kgan.idx import default_roots, read_idx, read_split  # noqa: F401  (public 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 SPLITS = tuple(_IDX_FILES)
 
+#: Data sets built from the raw ones (or read from their own files), one module each in
+#: ``kgan/datasets/``. Each module exposes ``load_arrays(split, data_dir)`` and
+#: ``load(split, batch_size, data_dir, labels, shuffle, seed, repeat)``.
+DERIVED_DATASETS = {}
+
+
+def dataset_names():
+    """Every name ``load`` accepts."""
+    return IMAGE_DATASETS + tuple(DERIVED_DATASETS)
+
+
+def _derived(name):
+    import importlib
+
+    return importlib.import_module(DERIVED_DATASETS[name])
+
+
+def _check_name(name):
+    if name not in dataset_names():
+        raise ValueError(f"Unknown data set {name!r}; expected one of {', '.join(dataset_names())}.")
+
 
 def load_arrays(name, split="train", data_dir=None):
-    """Returns ``(images uint8 (N, H, W, C), labels int32 (N,))`` from local files or tfds."""
-    if name not in IMAGE_DATASETS:
-        raise ValueError(f"Unknown data set {name!r}; expected one of {', '.join(IMAGE_DATASETS)}.")
+    """Returns ``(images uint8 (N, H, W, C), labels int32 (N,))`` from local files or tfds.
+
+    Derived data sets return their module's arrays (see ``DERIVED_DATASETS``).
+    """
+    _check_name(name)
+    if name in DERIVED_DATASETS:
+        return _derived(name).load_arrays(split, data_dir)
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r} for {name}; expected one of {', '.join(SPLITS)}.")
     roots = ([Path(data_dir)] if data_dir else []) + default_roots()
@@ -130,7 +155,7 @@ def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuff
     """Loads a named data set as batches of float32 images in [-1, 1] (NHWC).
 
     Args:
-        name: ``"mnist"`` or ``"fashion_mnist"``.
+        name: ``"mnist"``, ``"fashion_mnist"`` or one of ``DERIVED_DATASETS``.
         split: ``"train"`` or ``"test"``.
         batch_size: images per batch (partial batches dropped).
         data_dir: folder holding ``<name>/`` with the IDX files; see module doc for the
@@ -141,6 +166,10 @@ def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuff
     Example:
         >>> ds = kgan.data.load("mnist", batch_size=64, labels=True)
     """
+    _check_name(name)
+    if name in DERIVED_DATASETS:
+        return _derived(name).load(split=split, batch_size=batch_size, data_dir=data_dir,
+                                   labels=labels, shuffle=shuffle, seed=seed, repeat=repeat)
     images, classes = load_arrays(name, split, data_dir)
     return from_numpy(images, classes if labels else None, batch_size, shuffle, seed, repeat)
 

@@ -19,8 +19,8 @@ Per batch, exactly as ``GAN.train_step``:
   ``(model.seed, generator step, stream)`` with ``train_step``'s stream numbers. JAX's
   generator is not TensorFlow's, so the numbers differ, not the distribution.
 
-The data are uint8 numpy arrays kept on the device and scaled to [-1, 1] per batch; each
-epoch shuffles with ``np.random.default_rng(seed + epoch)`` and drops the remainder.
+The data are numpy arrays kept on the device: uint8 pixels, scaled to [-1, 1] per batch, or
+floats already in [-1, 1] (audio, spectrograms); each epoch shuffles with ``np.random.default_rng(seed + epoch)`` and drops the remainder.
 
 Example (``KERAS_BACKEND=jax``):
     >>> import kgan.jax_training as jt, kgan
@@ -117,7 +117,7 @@ def make_train_fn(model, batch_size):
 
     Runs ``n`` training steps (``train_step``'s d_steps + 1 updates each) on the batches
     ``perm[start], ..., perm[start + n - 1]`` (rows of indices into the device-resident
-    uint8 ``images`` / int32 ``labels``). ``step`` is the generator step counter that keys
+    ``images`` (uint8 pixels or floats in [-1, 1]) / int32 ``labels``). ``step`` is the generator step counter that keys
     the latent RNG. Returns ``(state, sums, step)``; ``sums`` accumulates each metric's
     sum over the updates it was measured on (d metrics per discriminator update).
     """
@@ -218,8 +218,9 @@ def make_train_fn(model, batch_size):
         def body(i, carry):
             state, sums, step = carry
             idx = lax.dynamic_index_in_dim(perm, start + i, keepdims=False)
-            # kgan.data's scaling: float32 pixels / 127.5 - 1.
-            images = jnp.take(all_images, idx, axis=0).astype("float32") / 127.5 - 1.0
+            images = jnp.take(all_images, idx, axis=0).astype("float32")
+            if all_images.dtype == jnp.uint8:  # kgan.data's scaling: pixels / 127.5 - 1.
+                images = images / 127.5 - 1.0
             images = images.astype(model.compute_dtype)
             cond = (jnp.take(all_labels, idx, axis=0),) if conditional else ()
             return train_one(state, sums, images, cond, step)
@@ -235,14 +236,15 @@ def _zero_sums():
     return {name: jnp.zeros((), "float32") for name in METRIC_NAMES}
 
 
-def fit_jax(model, images_uint8, labels=None, epochs=1, batch_size=128, seed=0, log_every=100,
+def fit_jax(model, images, labels=None, epochs=1, batch_size=128, seed=0, log_every=100,
             on_epoch_end=None, max_steps=None, max_seconds=None, initial_epoch=0, verbose=1,
             print_fn=print):
     """Trains a compiled ``kgan.GAN`` with Keras on JAX, with ``GAN.train_step``'s semantics.
 
     Args:
         model: a compiled kgan model (``kgan.zoo.load(name, pretrained=False)``).
-        images_uint8: ``(N, H, W, C)`` uint8 pixels (``(N, H, W)`` gets a channel axis).
+        images: ``(N, *model.image_shape)`` uint8 pixels, or floats in [-1, 1] (kept as
+            float32); ``(N, H, W)`` gets a channel axis.
         labels: ``(N,)`` integer classes; required for conditional models.
         epochs: epochs to train (up to; ``max_steps`` / ``max_seconds`` stop earlier).
         batch_size: examples per step; the last partial batch of each epoch is dropped.
@@ -270,11 +272,17 @@ def fit_jax(model, images_uint8, labels=None, epochs=1, batch_size=128, seed=0, 
         raise ValueError(f"{model.name} is not compiled: call model.compile() first.")
     if keras.mixed_precision.dtype_policy().name == "mixed_float16":
         raise ValueError("fit_jax does not implement loss scaling: use float32 or bfloat16.")
-    images = np.asarray(images_uint8)
-    if images.ndim == 3:
+    images = np.asarray(images)
+    if images.ndim == len(model.image_shape) and images.shape[1:] == model.image_shape[:-1]:
         images = images[..., None]
-    if images.dtype != np.uint8:
-        raise ValueError(f"fit_jax takes uint8 pixels; received dtype {images.dtype}.")
+    if np.issubdtype(images.dtype, np.floating):
+        images = images.astype("float32")
+        if images.size and (images.min() < -1.0001 or images.max() > 1.0001):
+            raise ValueError("Float training data must be in [-1, 1]; received values in "
+                             f"[{images.min():.3g}, {images.max():.3g}].")
+    elif images.dtype != np.uint8:
+        raise ValueError(f"fit_jax takes uint8 pixels or floats in [-1, 1]; received dtype "
+                         f"{images.dtype}.")
     if tuple(images.shape[1:]) != tuple(model.image_shape):
         raise ValueError(f"Images of shape {images.shape} do not fit {model.name}: expected "
                          f"(N, {', '.join(map(str, model.image_shape))}).")

@@ -1,0 +1,73 @@
+"""What every image-to-image family (pix2pix, CycleGAN, SRGAN) shares: ``translate``.
+
+An image-to-image GAN is deployed as a *filter*: image in, image out. A family mixes
+:class:`ImageTranslator` into its ``kgan.GAN`` subclass and provides two things:
+
+* ``directions``: the names ``translate`` accepts (``(None,)`` for one-way families,
+  ``("a2b", "b2a")`` for CycleGAN); the first one is the default;
+* ``filter_model(direction)``: the ``keras.Model`` that maps a batch of source images in
+  [-1, 1] to output images in [-1, 1] (inference weights, e.g. the EMA ones, swapped in by
+  the caller through ``inference_weights()``).
+
+``translate`` checks the images (shape, channels, range) against the filter's input with a
+``ValueError`` naming what was expected, runs the filter in batches and returns float32
+images in [-1, 1]; export writes the same filter as an image-in, image-out signature.
+"""
+
+import keras
+import numpy as np
+
+from kgan._validation import check_images
+
+
+class ImageTranslator:
+    """Mixin for ``kgan.GAN`` subclasses whose generator maps images to images."""
+
+    directions = (None,)
+
+    def filter_model(self, direction=None):
+        """The ``keras.Model`` mapping source images to outputs in ``direction``."""
+        raise NotImplementedError(f"{type(self).__name__} must define filter_model().")
+
+    def check_direction(self, direction):
+        """Returns ``direction`` (the default when None) or raises a ``ValueError``."""
+        if direction is None:
+            return self.directions[0]
+        if direction not in self.directions:
+            choices = ", ".join(repr(d) for d in self.directions)
+            raise ValueError(
+                f"Unknown direction {direction!r} for {self.name}; expected one of {choices}.")
+        return direction
+
+    def source_shape(self, direction=None):
+        """``(H, W, C)`` of the images ``translate(..., direction)`` takes."""
+        return tuple(self.filter_model(self.check_direction(direction)).input_shape[1:])
+
+    def translate(self, images, direction=None, batch_size=256):
+        """Translates a batch of images.
+
+        Args:
+            images: float ``(N, H, W, C)`` in [-1, 1] of the filter's source shape (a single
+                image ``(H, W, C)`` is taken as a batch of one).
+            direction: one of ``directions`` (None: the default).
+            batch_size: images per forward pass.
+
+        Returns:
+            ``np.ndarray`` float32 in [-1, 1] of shape ``(N, *output shape)``.
+        """
+        direction = self.check_direction(direction)
+        source = self.source_shape(direction)
+        images = np.asarray(images)
+        if images.ndim == len(source):
+            images = images[None]
+        check_images(images, source)
+        if len(images) == 0:
+            raise ValueError("images is empty: give at least one image to translate.")
+        images = images.astype("float32")
+        with self.inference_weights():
+            network = self.filter_model(direction)
+            outputs = [
+                keras.ops.convert_to_numpy(network(images[i:i + batch_size], training=False))
+                for i in range(0, len(images), batch_size)
+            ]
+        return np.clip(np.concatenate(outputs).astype("float32"), -1.0, 1.0)
