@@ -16,26 +16,18 @@ import tensorflow as tf
 # The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
 # trainer) reads the same files; kgan.data.read_idx stays public.
 from kgan.idx import IDX_FILES as _IDX_FILES
+from kgan.datasets import DERIVED_DATASETS
+from kgan.datasets import module as _derived
 from kgan.idx import default_roots, read_idx, read_split  # noqa: F401  (public here too)
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist")
 SPLITS = tuple(_IDX_FILES)
 
-#: Data sets built from the raw ones (or read from their own files), one module each in
-#: ``kgan/datasets/``. Each module exposes ``load_arrays(split, data_dir)`` and
-#: ``load(split, batch_size, data_dir, labels, shuffle, seed, repeat)``.
-DERIVED_DATASETS = {}
 
 
 def dataset_names():
-    """Every name ``load`` accepts."""
+    """Every name ``load`` accepts: the raw image sets and ``kgan.datasets``' derived ones."""
     return IMAGE_DATASETS + tuple(DERIVED_DATASETS)
-
-
-def _derived(name):
-    import importlib
-
-    return importlib.import_module(DERIVED_DATASETS[name])
 
 
 def _check_name(name):
@@ -155,7 +147,7 @@ def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuff
     """Loads a named data set as batches of float32 images in [-1, 1] (NHWC).
 
     Args:
-        name: ``"mnist"``, ``"fashion_mnist"`` or one of ``DERIVED_DATASETS``.
+        name: ``"mnist"``, ``"fashion_mnist"`` or one of ``kgan.datasets.DERIVED_DATASETS``.
         split: ``"train"`` or ``"test"``.
         batch_size: images per batch (partial batches dropped).
         data_dir: folder holding ``<name>/`` with the IDX files; see module doc for the

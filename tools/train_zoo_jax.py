@@ -70,7 +70,8 @@ def train_one(name, out):
     import keras
 
     import kgan
-    from kgan import jax_training, zoo
+    from kgan import datasets, jax_training, zoo
+    from kgan.datasets import DERIVED_DATASETS
     from kgan.idx import read_split
     from kgan.images import save_grid
     from kgan.zoo import _weights, publish
@@ -82,8 +83,12 @@ def train_one(name, out):
     seed = recipe.get("seed", 0)
     keras.utils.set_random_seed(seed)  # as kgan.training.train: same initial weights draw
     model = zoo.load(name, pretrained=False)
-    folder = find_dataset(cfg.dataset, FLAGS.data_dir)
-    images, labels = read_split(folder, "train")
+    if cfg.dataset in DERIVED_DATASETS:  # TensorFlow-free numpy arrays
+        folder = cfg.dataset
+        images, labels = datasets.module(cfg.dataset).load_arrays("train", FLAGS.data_dir)
+    else:
+        folder = find_dataset(cfg.dataset, FLAGS.data_dir)
+        images, labels = read_split(folder, "train")
     if FLAGS.limit_images:
         images, labels = images[: FLAGS.limit_images], labels[: FLAGS.limit_images]
     _log(f"{name}: {len(images)} images from {folder}, {epochs} epochs of "

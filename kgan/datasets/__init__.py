@@ -1,0 +1,19 @@
+"""Data sets built from the raw ones in ``../shared/data`` (or read from their own files).
+
+One module per data set, registered in ``DERIVED_DATASETS``. Each exposes
+
+* ``load_arrays(split, data_dir)``: numpy arrays, TensorFlow-free, so the JAX trainer on a
+  machine without TensorFlow reads the same data (import TensorFlow inside ``load`` only);
+* ``load(split, batch_size, data_dir, labels, shuffle, seed, repeat)``: the ``tf.data``
+  pipeline behind ``kgan.data.load(name, ...)``.
+"""
+
+import importlib
+
+#: name -> module path.
+DERIVED_DATASETS = {}
+
+
+def module(name):
+    """The module that builds derived data set ``name``."""
+    return importlib.import_module(DERIVED_DATASETS[name])
