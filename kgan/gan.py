@@ -4,6 +4,8 @@ A GAN is two networks playing a game (Goodfellow et al. 2014): the discriminator
 tell real images from generated ones, the generator G learns to fool it. ``GAN.train_step``
 runs ``d_steps`` discriminator updates, then one generator update, per batch, so users train
 with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars.
+``compile(update="simultaneous")`` instead updates both players from one forward pass, as
+TensorFlow's DCGAN tutorial does (cheaper per batch; D and G see the same fakes).
 
 The step is written to give the same result on one device and under
 ``tf.distribute.MirroredStrategy`` / ``MultiWorkerMirroredStrategy``:
@@ -40,6 +42,9 @@ from kgan._validation import check_images, check_labels, check_latents
 _MAX_D_STEPS = 64
 MAX_D_STEPS = _MAX_D_STEPS // 2
 
+#: How ``train_step`` updates the two players (see ``GAN.compile``).
+UPDATE_MODES = ("alternating", "simultaneous")
+
 #: Every tracker a GAN may report, in the order logs list them.
 METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
 
@@ -74,6 +79,7 @@ class GAN(keras.Model):
         gp_weight=0.0,
         r1_weight=0.0,
         ema_decay=0.0,
+        update="alternating",
     )
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
@@ -111,6 +117,7 @@ class GAN(keras.Model):
         gp_weight=None,
         r1_weight=None,
         ema_decay=None,
+        update=None,
         **kwargs,
     ):
         """Configures the game. Any argument left out takes the family's default.
@@ -125,11 +132,16 @@ class GAN(keras.Model):
             r1_weight: gamma of the R1 penalty; the penalty added is gamma / 2 * R1.
             ema_decay: if > 0, the generator optimizer keeps an exponential moving average of
                 the generator weights, which ``generate`` and export use.
-            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``, ``steps_per_execution``...).
+            update: ``"alternating"`` (Goodfellow et al.'s algorithm: D steps, then a G step
+                on fresh latents against the updated D) or ``"simultaneous"`` (one forward
+                pass, both players' gradients from it, both applied; TensorFlow's DCGAN
+                tutorial; needs ``d_steps=1``).
+            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
+                ``steps_per_execution``...).
         """
         cfg = dict(self.compile_defaults)
         given = dict(loss=loss, d_steps=d_steps, gp_weight=gp_weight, r1_weight=r1_weight,
-                     ema_decay=ema_decay)
+                     ema_decay=ema_decay, update=update)
         cfg.update({k: v for k, v in given.items() if v is not None})
         gan_losses.get(cfg["loss"])  # raises a ValueError naming the choices
         if int(cfg["d_steps"]) != cfg["d_steps"] or not 1 <= cfg["d_steps"] <= MAX_D_STEPS:
@@ -141,6 +153,12 @@ class GAN(keras.Model):
                 raise ValueError(f"{name} must be >= 0; received {cfg[name]!r}.")
         if not 0.0 <= cfg["ema_decay"] < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1); received {cfg['ema_decay']!r}.")
+        if cfg["update"] not in UPDATE_MODES:
+            raise ValueError(f"update must be one of {', '.join(map(repr, UPDATE_MODES))}; "
+                             f"received {cfg['update']!r}.")
+        if cfg["update"] == "simultaneous" and cfg["d_steps"] != 1:
+            raise ValueError(f"update='simultaneous' takes one step for both players; "
+                             f"d_steps={cfg['d_steps']} needs update='alternating'.")
         # The two players' optimizers replace Keras' single one.
         super().compile(optimizer=None, **kwargs)
 
@@ -167,6 +185,7 @@ class GAN(keras.Model):
         self.gp_weight = float(cfg["gp_weight"])
         self.r1_weight = float(cfg["r1_weight"])
         self.ema_decay = float(cfg["ema_decay"])
+        self.update = cfg["update"]
         self._active_metric_names = tuple(
             n for n in METRIC_NAMES
             if (n != "gp" or self.gp_weight) and (n != "r1" or self.r1_weight)
@@ -187,6 +206,7 @@ class GAN(keras.Model):
             "gp_weight": self.gp_weight,
             "r1_weight": self.r1_weight,
             "ema_decay": self.ema_decay,
+            "update": self.update,
             **self._kgan_compile_args,
         }
 
@@ -344,11 +364,14 @@ class GAN(keras.Model):
         _, num_replicas = self._replica_info()
         cond = (labels,) if self.conditional else ()
 
-        for k in range(self.d_steps):
-            z = self.sample_latents(batch, k)
-            self._discriminator_update(images, z, cond, num_replicas, stream=k)
-        z = self.sample_latents(batch, _MAX_D_STEPS)
-        self._generator_update(z, cond, num_replicas)
+        if self.update == "simultaneous":
+            self._simultaneous_update(images, self.sample_latents(batch, 0), cond, num_replicas)
+        else:
+            for k in range(self.d_steps):
+                z = self.sample_latents(batch, k)
+                self._discriminator_update(images, z, cond, num_replicas, stream=k)
+            z = self.sample_latents(batch, _MAX_D_STEPS)
+            self._generator_update(z, cond, num_replicas)
         logs = {m.name: m.result() for m in self.metrics}
         if _multi_worker(self.distribute_strategy):
             # Keras reduces multi-worker logs with reduce(MEAN, axis=0), which needs a
@@ -363,42 +386,67 @@ class GAN(keras.Model):
     def _g(self, z, cond, training=True):
         return self.generator([z, *cond] if cond else z, training=training)
 
-    def _discriminator_update(self, images, z, cond, num_replicas, stream):
-        fake = self._g(z, cond, training=True)
-        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+    def _critic_loss(self, images, fake, cond, stream):
+        """D's loss on a real and a fake batch, with the penalties; also returns the logits."""
 
         def critic(inputs):  # the penalties' view of D: [images, *cond] -> logits
             return self._d(inputs[0], inputs[1:]) if cond else self._d(inputs, ())
 
-        with tf.GradientTape() as tape:
-            real_logits = self._d(images, cond)
-            fake_logits = self._d(fake, cond)
-            d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
-            total = d_loss
-            if self.gp_weight:
-                eps = self._global_slice(
-                    lambda b, s: tf.random.stateless_uniform(
-                        (b,) + (1,) * len(self.image_shape), seed=s),
-                    tf.shape(images)[0], _MAX_D_STEPS - 1 - stream)
-                gp = gan_losses.gradient_penalty(
-                    critic, images, tf.cast(fake, images.dtype), eps, cond)
-                total += self.gp_weight * gp
-            if self.r1_weight:
-                r1 = gan_losses.r1_penalty(critic, images, cond)
-                total += 0.5 * self.r1_weight * r1
-            scaled = self.d_optimizer.scale_loss(total / num_replicas)
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
-        # Track the latest of the d_steps updates' values.
-        self._trackers["d_loss"].update_state(total)
+        real_logits = self._d(images, cond)
+        fake_logits = self._d(fake, cond)
+        total = self.discriminator_loss_fn(real_logits, fake_logits)
+        penalties = {}
         if self.gp_weight:
-            self._trackers["gp"].update_state(gp)
+            eps = self._global_slice(
+                lambda b, s: tf.random.stateless_uniform(
+                    (b,) + (1,) * len(self.image_shape), seed=s),
+                tf.shape(images)[0], _MAX_D_STEPS - 1 - stream)
+            penalties["gp"] = gan_losses.gradient_penalty(
+                critic, images, tf.cast(tf.stop_gradient(fake), images.dtype), eps, cond)
+            total += self.gp_weight * penalties["gp"]
         if self.r1_weight:
-            self._trackers["r1"].update_state(r1)
+            penalties["r1"] = gan_losses.r1_penalty(critic, images, cond)
+            total += 0.5 * self.r1_weight * penalties["r1"]
+        return total, penalties, real_logits, fake_logits
+
+    def _track_discriminator(self, total, penalties, real_logits, fake_logits):
+        """Records the latest discriminator update's loss, penalties and accuracies."""
+        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+        self._trackers["d_loss"].update_state(total)
+        for name, value in penalties.items():
+            self._trackers[name].update_state(value)
         self._trackers["d_real_acc"].update_state(
             tf.reduce_mean(tf.cast(real_logits > threshold, "float32")))
         self._trackers["d_fake_acc"].update_state(
             tf.reduce_mean(tf.cast(fake_logits <= threshold, "float32")))
+
+    def _discriminator_update(self, images, z, cond, num_replicas, stream):
+        fake = self._g(z, cond, training=True)
+        with tf.GradientTape() as tape:
+            total, penalties, real_logits, fake_logits = self._critic_loss(
+                images, fake, cond, stream)
+            scaled = self.d_optimizer.scale_loss(total / num_replicas)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+        self._track_discriminator(total, penalties, real_logits, fake_logits)
+
+    def _simultaneous_update(self, images, z, cond, num_replicas):
+        """Both players' gradients from one forward pass G(z), D(real), D(G(z))."""
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self._g(z, cond, training=True)
+            total, penalties, real_logits, fake_logits = self._critic_loss(
+                images, fake, cond, stream=0)
+            g_loss = self.generator_loss_fn(fake_logits)
+            d_scaled = self.d_optimizer.scale_loss(total / num_replicas)
+            g_scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        d_grads = _dense(d_tape.gradient(d_scaled, d_vars))
+        g_grads = _dense(g_tape.gradient(g_scaled, g_vars))
+        self.d_optimizer.apply(d_grads, d_vars)
+        self.g_optimizer.apply(g_grads, g_vars)
+        self._track_discriminator(total, penalties, real_logits, fake_logits)
+        self._trackers["g_loss"].update_state(g_loss)
 
     def _generator_update(self, z, cond, num_replicas):
         with tf.GradientTape() as tape:

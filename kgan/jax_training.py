@@ -5,7 +5,8 @@ with ``stateless_call`` / ``optimizer.stateless_apply`` and ``jax.grad`` so that
 builders, loss functions and recipes train on machines that have JAX but no TensorFlow.
 The trained ``.weights.h5`` files are backend-independent and load under TensorFlow.
 
-Per batch, exactly as ``GAN.train_step``:
+Per batch, exactly as ``GAN.train_step`` (here with ``update="alternating"``; the
+``"simultaneous"`` update is mirrored too: one forward pass, both players updated from it):
 
 * ``model.d_steps`` discriminator updates, each with fresh latents and the real batch's
   labels for the fakes (conditional models); the loss is the pair named by
@@ -20,7 +21,8 @@ Per batch, exactly as ``GAN.train_step``:
   generator is not TensorFlow's, so the numbers differ, not the distribution.
 
 The data are numpy arrays kept on the device: uint8 pixels, scaled to [-1, 1] per batch, or
-floats already in [-1, 1] (audio, spectrograms); each epoch shuffles with ``np.random.default_rng(seed + epoch)`` and drops the remainder.
+floats already in [-1, 1] (audio, spectrograms); each epoch shuffles with
+``np.random.default_rng(seed + epoch)`` and drops the remainder.
 
 Example (``KERAS_BACKEND=jax``):
     >>> import kgan.jax_training as jt, kgan
@@ -117,8 +119,8 @@ def make_train_fn(model, batch_size):
 
     Runs ``n`` training steps (``train_step``'s d_steps + 1 updates each) on the batches
     ``perm[start], ..., perm[start + n - 1]`` (rows of indices into the device-resident
-    ``images`` (uint8 pixels or floats in [-1, 1]) / int32 ``labels``). ``step`` is the generator step counter that keys
-    the latent RNG. Returns ``(state, sums, step)``; ``sums`` accumulates each metric's
+    ``images`` (uint8 pixels or floats in [-1, 1]) / int32 ``labels``). ``step`` is the
+    generator step counter that keys the latent RNG. Returns ``(state, sums, step)``; ``sums`` accumulates each metric's
     sum over the updates it was measured on (d metrics per discriminator update).
     """
     jax = _require_jax()
@@ -150,35 +152,27 @@ def make_train_fn(model, batch_size):
 
         return jax.grad(critic_sum, has_aux=True)(x, d_ntv)
 
-    def d_update(k, carry):
-        state, sums, images, cond, step = carry
-        z = sample_latents(model, b, step, k)
-        fake, g_ntv = g_call(state["g_tv"], state["g_ntv"], z, cond)
-        fake = lax.stop_gradient(fake)  # GradientTape in train_step starts after G(z)
+    def critic_loss(d_tv, d_ntv, images, fake, cond, step, k):
+        """``GAN._critic_loss``: D's loss with penalties, threading D's state."""
+        real_logits, d_ntv = d_call(d_tv, d_ntv, images, cond)
+        fake_logits, d_ntv = d_call(d_tv, d_ntv, fake, cond)
+        total = discriminator_loss_fn(real_logits, fake_logits)
+        gp = r1 = jnp.zeros((), "float32")
+        if gp_weight:
+            eps = sample_interpolation(model, b, step, _MAX_D_STEPS - 1 - k)
+            eps = eps.astype(images.dtype)
+            fixed = lax.stop_gradient(fake).astype(images.dtype)
+            grads, d_ntv = input_gradients(d_tv, d_ntv, images + eps * (fixed - images), cond)
+            gp = gan_losses.gradient_penalty_from_gradients(grads)
+            total = total + gp_weight * gp
+        if r1_weight:
+            grads, d_ntv = input_gradients(d_tv, d_ntv, images, cond)
+            r1 = gan_losses.r1_penalty_from_gradients(grads)
+            total = total + 0.5 * r1_weight * r1
+        return total, (d_ntv, real_logits, fake_logits, gp, r1)
 
-        def loss_fn(d_tv, d_ntv):
-            real_logits, d_ntv = d_call(d_tv, d_ntv, images, cond)
-            fake_logits, d_ntv = d_call(d_tv, d_ntv, fake, cond)
-            total = discriminator_loss_fn(real_logits, fake_logits)
-            gp = r1 = jnp.zeros((), "float32")
-            if gp_weight:
-                eps = sample_interpolation(model, b, step, _MAX_D_STEPS - 1 - k)
-                eps = eps.astype(images.dtype)
-                x_hat = images + eps * (fake.astype(images.dtype) - images)
-                grads, d_ntv = input_gradients(d_tv, d_ntv, x_hat, cond)
-                gp = gan_losses.gradient_penalty_from_gradients(grads)
-                total = total + gp_weight * gp
-            if r1_weight:
-                grads, d_ntv = input_gradients(d_tv, d_ntv, images, cond)
-                r1 = gan_losses.r1_penalty_from_gradients(grads)
-                total = total + 0.5 * r1_weight * r1
-            return total, (d_ntv, real_logits, fake_logits, gp, r1)
-
-        (total, (d_ntv, real_logits, fake_logits, gp, r1)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True)(state["d_tv"], state["d_ntv"])
-        d_tv, d_opt = d_optimizer.stateless_apply(state["d_opt"], grads, state["d_tv"])
-        state = {**state, "g_ntv": g_ntv, "d_tv": d_tv, "d_ntv": d_ntv, "d_opt": d_opt}
-        sums = {
+    def track_d(sums, total, real_logits, fake_logits, gp, r1):
+        return {
             **sums,
             "d_loss": sums["d_loss"] + total,
             "gp": sums["gp"] + gp,
@@ -188,7 +182,43 @@ def make_train_fn(model, batch_size):
             "d_fake_acc": sums["d_fake_acc"] + jnp.mean(
                 (fake_logits <= threshold).astype("float32")),
         }
+
+    def d_update(k, carry):
+        state, sums, images, cond, step = carry
+        z = sample_latents(model, b, step, k)
+        fake, g_ntv = g_call(state["g_tv"], state["g_ntv"], z, cond)
+        fake = lax.stop_gradient(fake)  # GradientTape in train_step starts after G(z)
+
+        def loss_fn(d_tv, d_ntv):
+            return critic_loss(d_tv, d_ntv, images, fake, cond, step, k)
+
+        (total, (d_ntv, real_logits, fake_logits, gp, r1)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True)(state["d_tv"], state["d_ntv"])
+        d_tv, d_opt = d_optimizer.stateless_apply(state["d_opt"], grads, state["d_tv"])
+        state = {**state, "g_ntv": g_ntv, "d_tv": d_tv, "d_ntv": d_ntv, "d_opt": d_opt}
+        sums = track_d(sums, total, real_logits, fake_logits, gp, r1)
         return state, sums, images, cond, step
+
+    def simultaneous_update(state, sums, images, cond, step):
+        """``GAN._simultaneous_update``: one forward pass, one backward pass per player."""
+        z = sample_latents(model, b, step, 0)
+
+        def losses(g_tv, d_tv):
+            fake, g_ntv = g_call(g_tv, state["g_ntv"], z, cond)
+            total, aux = critic_loss(d_tv, state["d_ntv"], images, fake, cond, step, 0)
+            return (total, generator_loss_fn(aux[2])), (g_ntv, *aux)
+
+        (total, g_loss), pullback, (g_ntv, d_ntv, real_logits, fake_logits, gp, r1) = jax.vjp(
+            losses, state["g_tv"], state["d_tv"], has_aux=True)
+        one, zero = jnp.ones_like(total), jnp.zeros_like(total)
+        _, d_grads = pullback((one, zero))
+        g_grads, _ = pullback((zero, one))
+        d_tv, d_opt = d_optimizer.stateless_apply(state["d_opt"], d_grads, state["d_tv"])
+        g_tv, g_opt = g_optimizer.stateless_apply(state["g_opt"], g_grads, state["g_tv"])
+        state = {**state, "g_tv": g_tv, "g_ntv": g_ntv, "d_tv": d_tv, "d_ntv": d_ntv,
+                 "d_opt": d_opt, "g_opt": g_opt}
+        sums = track_d(sums, total, real_logits, fake_logits, gp, r1)
+        return state, {**sums, "g_loss": sums["g_loss"] + g_loss}
 
     def g_update(state, sums, cond, step):
         z = sample_latents(model, b, step, _MAX_D_STEPS)
@@ -205,6 +235,9 @@ def make_train_fn(model, batch_size):
         return state, {**sums, "g_loss": sums["g_loss"] + g_loss}
 
     def train_one(state, sums, images, cond, step):
+        if model.update == "simultaneous":
+            state, sums = simultaneous_update(state, sums, images, cond, step)
+            return state, sums, step + 1
         carry = (state, sums, images, cond, step)
         if d_steps == 1:
             carry = d_update(0, carry)

@@ -31,6 +31,9 @@ def main(name, out, steps, batch):
         keras.layers.Dropout.call = lambda self, inputs, training=False: inputs
     keras.utils.set_random_seed(0)
     model = zoo.load(name, pretrained=False)
+    if os.environ.get("KGAN_TEST_UPDATE"):
+        model.compile_from_config({**model.get_compile_config(),
+                                   "update": os.environ["KGAN_TEST_UPDATE"]})
     model.build_optimizers()
     model.save_weights(os.path.join(out, "init.weights.h5"))
     rng = np.random.default_rng(0)

@@ -68,6 +68,8 @@ def test_wrong_latent_size(dcgan):
     (dict(d_steps=1.5), "received 1.5"),
     (dict(gp_weight=-1.0), "gp_weight must be >= 0"),
     (dict(ema_decay=1.0), r"ema_decay must be in \[0, 1\)"),
+    (dict(update="joint"), "update must be one of 'alternating', 'simultaneous'"),
+    (dict(update="simultaneous", d_steps=5), "d_steps=5 needs update='alternating'"),
 ])
 def test_bad_compile_arguments(kwargs, message):
     model = kgan.zoo.create("test_dcgan")

@@ -1,5 +1,6 @@
 """Every registered test_* entry passes the standard checks."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -50,6 +51,17 @@ def test_d_steps_update_discriminator_k_times_per_generator_step():
     model.fit(tiny_dataset(model), epochs=1, steps_per_epoch=2, verbose=0)
     assert int(model.d_optimizer.iterations.numpy()) == 6
     assert int(model.g_optimizer.iterations.numpy()) == 2
+
+
+def test_simultaneous_update_takes_one_step_per_player_and_round_trips(tmp_path):
+    model = kgan.zoo.load("test_dcgan", pretrained=False)
+    model.compile(update="simultaneous", r1_weight=1.0)
+    history = check_fit(model)
+    assert int(model.d_optimizer.iterations.numpy()) == 2
+    assert int(model.g_optimizer.iterations.numpy()) == 2
+    assert np.isfinite(history.history["r1"]).all()
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").update == "simultaneous"
 
 
 def test_conditional_generate_follows_labels():

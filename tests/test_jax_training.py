@@ -26,7 +26,10 @@ from kgan.zoo import _weights
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, BATCH = 3, 16
-TEST_ENTRIES = ["test_dcgan", "test_cgan", "test_wgan_gp", "test_vanilla_gan"]
+#: (entry, update mode): every family with its recipe, and the simultaneous update once.
+PARITY_CASES = [("test_dcgan", "alternating"), ("test_cgan", "alternating"),
+                ("test_wgan_gp", "alternating"), ("test_vanilla_gan", "alternating"),
+                ("test_cgan", "simultaneous")]
 
 
 def _jax_python():
@@ -50,9 +53,9 @@ def jax_python():
     return python
 
 
-def _run_worker(python, name, out, no_dropout):
+def _run_worker(python, name, out, no_dropout, update):
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT),
-           "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3", "KGAN_TEST_UPDATE": update}
     if no_dropout:
         env["KGAN_TEST_NO_DROPOUT"] = "1"
     proc = subprocess.run(
@@ -61,11 +64,12 @@ def _run_worker(python, name, out, no_dropout):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def _replay_with_train_step(name, ref, init_path):
+def _replay_with_train_step(name, ref, init_path, update):
     """Trains a TF model from the same start on the same draws with GAN.train_step."""
     import tensorflow as tf
 
     model = kgan.zoo.load(name, pretrained=False)
+    model.compile_from_config({**model.get_compile_config(), "update": update})
     _weights.load_into(model, init_path)
     z_d, z_g, eps = (tf.constant(ref[k]) for k in ("z_d", "z_g", "eps"))
 
@@ -94,8 +98,8 @@ def _weights_by_path(model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", TEST_ENTRIES)
-def test_fit_jax_matches_train_step(name, jax_python, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "update"), PARITY_CASES)
+def test_fit_jax_matches_train_step(name, update, jax_python, tmp_path, monkeypatch):
     import keras
 
     # Dropout masks come from each backend's own RNG: switch it off on both sides.
@@ -103,7 +107,7 @@ def test_fit_jax_matches_train_step(name, jax_python, tmp_path, monkeypatch):
     if no_dropout:
         monkeypatch.setattr(keras.layers.Dropout, "call",
                             lambda self, inputs, training=False: inputs)
-    _run_worker(jax_python, name, tmp_path, no_dropout)
+    _run_worker(jax_python, name, tmp_path, no_dropout, update)
     ref = dict(np.load(tmp_path / "ref.npz"))
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["steps"] == STEPS and result["stopped_early"]
@@ -116,7 +120,8 @@ def test_fit_jax_matches_train_step(name, jax_python, tmp_path, monkeypatch):
                                ref["generated"], atol=1e-4)
 
     # 2. train_step on the same start, batches and draws reaches the same weights.
-    replayed, history = _replay_with_train_step(name, ref, tmp_path / "init.weights.h5")
+    replayed, history = _replay_with_train_step(name, ref, tmp_path / "init.weights.h5",
+                                                update)
     initial = kgan.zoo.load(name, pretrained=False)
     _weights.load_into(initial, tmp_path / "init.weights.h5")
     start, got, want = (_weights_by_path(m) for m in (initial, trained, replayed))
@@ -124,7 +129,7 @@ def test_fit_jax_matches_train_step(name, jax_python, tmp_path, monkeypatch):
     moved = 0
     worst = max(float(np.abs(got[k] - want[k]).max()) for k in want)
     change = max(float(np.abs(want[k] - start[k]).max()) for k in want)
-    print(f"{name}: max |w_jax - w_tf| = {worst:.2e} after {STEPS} steps "
+    print(f"{name} ({update}): max |w_jax - w_tf| = {worst:.2e} after {STEPS} steps "
           f"(largest weight change {change:.2e})")
     for key in want:
         # Adam's first steps move each weight by about lr * sign(grad): compare the change

@@ -2,15 +2,21 @@
 
     python tools/bench.py [--steps 30] [--out bench]
 
-Everything runs in one process on the same machine, one after another, so the ratios
-compare like with like (absolute figures move with the machine's load):
+Everything runs in one process on the same machine, in interleaved rounds (the median of
+each run is reported), so the ratios compare like with like. Each training figure is given
+per wall-clock second and per CPU-second of this process: on a machine shared with other
+work the wall-clock rates move with their load, the CPU-time ones much less.
 
-* ``fit``: ``DCGAN.fit`` (the Radford recipe at 28x28, width 64, batch 128, no EMA) against
-  the hand-written ``@tf.function`` loop with two ``GradientTape``s of TensorFlow's DCGAN
-  tutorial on the same networks, optimizers and ``kgan.data`` pipeline. The tutorial takes
-  one simultaneous step for both players (one generator forward pass); ``GAN.train_step``
-  alternates a discriminator step and a generator step with fresh latents, as in
-  Goodfellow et al.'s algorithm, which costs one more generator forward pass per batch.
+* ``fit`` against hand-written ``@tf.function`` loops on the same networks (``DCGAN``, the
+  Radford recipe at 28x28, width 64, batch 128, no EMA), optimizers and ``kgan.data``
+  pipeline, each pair running the same algorithm:
+
+  - ``compile(update="simultaneous")`` vs the loop of TensorFlow's DCGAN tutorial (one
+    forward pass G(z), D(x), D(G(z)) under two ``GradientTape``s, both players updated);
+  - the default alternating update (a D step, then a G step on fresh latents against the
+    updated D: Goodfellow et al.'s algorithm, as in the keras-io DCGAN example) vs the same
+    two steps written by hand. It does one more G and D forward pass per batch than the
+    tutorial, so it is slower than the tutorial loop by the algorithm, not by Keras.
 * the same ``fit`` with ``jit_compile=True`` (XLA), under ``MirroredStrategy`` over two
   logical CPUs (or the visible GPUs), and with ``mixed_float16`` where there is a GPU;
 * the input pipeline alone (it must outrun training by >= 5x);
@@ -20,6 +26,7 @@ compare like with like (absolute figures move with the machine's load):
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +39,12 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 30, "Timed training steps per measurement.")
 flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 flags.DEFINE_string("out", "bench", "Folder for results.json and results.md.")
+flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds; each figure is the median.")
+
+TUTORIAL = "TF DCGAN tutorial loop (reference)"
+SIMULTANEOUS = "kgan fit, update='simultaneous'"
+ALTERNATING_LOOP = "hand-written alternating loop"
+ALTERNATING = "kgan fit (alternating, default)"
 
 
 def _dcgan():
@@ -46,8 +59,42 @@ def _data(batch_size):
     return kgan.data.load("mnist", batch_size=batch_size, repeat=True, seed=0)
 
 
-def time_fit(batch_size, steps, strategy=None, **compile_kwargs):
-    """Images per second of ``fit`` after a warm-up epoch that compiles the step."""
+def _now():
+    """Wall-clock and process CPU seconds. On a shared machine the wall-clock rate moves
+    with other processes' load; images per CPU-second of this process much less."""
+    return time.perf_counter(), time.process_time()
+
+
+def _rates(images, start):
+    """``(images per wall second, images per CPU second)`` since ``start = _now()``."""
+    wall, cpu = (now - then for now, then in zip(_now(), start))
+    return images / wall, images / cpu
+
+
+def _rate(batch_size, steps, run):
+    start = _now()
+    run()
+    return _rates(steps * batch_size, start)
+
+
+class _StepClock:
+    """Starts the clock after ``skip`` batches of a ``fit`` call, so the figure is the
+    steady-state rate: each ``fit`` call makes a fresh dataset iterator (which refills the
+    60,000-image shuffle buffer), while the hand-written loops keep theirs."""
+
+    def __init__(self, skip):
+        import keras
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_batch_end(self_, batch, logs=None):  # noqa: N805
+                if batch == skip - 1:
+                    self.start = _now()
+
+        self.skip, self.callback, self.start = skip, Clock(), None
+
+
+def fit_timer(batch_size, strategy=None, **compile_kwargs):
+    """``timer(steps)`` -> images/s of ``fit`` in steady state (see :class:`_StepClock`)."""
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -56,45 +103,83 @@ def time_fit(batch_size, steps, strategy=None, **compile_kwargs):
         model.compile(**compile_kwargs)
     data = _data(batch_size)
     model.fit(data, epochs=1, steps_per_epoch=3, verbose=0)
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return steps * batch_size / (time.perf_counter() - start)
+    clock = _StepClock(skip=2)
+
+    def timer(steps):
+        model.fit(data, epochs=1, steps_per_epoch=steps + clock.skip, verbose=0,
+                  callbacks=[clock.callback])
+        return _rates(steps * batch_size, clock.start)
+
+    return timer
 
 
-def time_tutorial_loop(batch_size, steps):
-    """TensorFlow's DCGAN tutorial training step on the same networks and data."""
+def _hand_written_step(alternating):
+    """A ``@tf.function`` training step on kgan's DCGAN networks, Keras optimizers and BCE.
+
+    ``alternating=False`` is TensorFlow's DCGAN tutorial step; ``True`` the same game with a
+    discriminator step, then a generator step on fresh noise.
+    """
     import keras
     import tensorflow as tf
 
     model = _dcgan()
     generator, discriminator = model.generator, model.discriminator
+    g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
     g_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
     d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
     cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
 
+    def d_loss_of(real_output, fake_output):
+        return (cross_entropy(tf.ones_like(real_output), real_output)
+                + cross_entropy(tf.zeros_like(fake_output), fake_output))
+
+    def g_loss_of(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
+
     @tf.function
-    def train_step(images):
+    def tutorial_step(images):
         noise = tf.random.normal([tf.shape(images)[0], 100])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated = generator(noise, training=True)
             real_output = discriminator(images, training=True)
             fake_output = discriminator(generated, training=True)
-            gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
-            disc_loss = (cross_entropy(tf.ones_like(real_output), real_output)
-                         + cross_entropy(tf.zeros_like(fake_output), fake_output))
-        g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
+            gen_loss = g_loss_of(fake_output)
+            disc_loss = d_loss_of(real_output, fake_output)
         g_opt.apply(gen_tape.gradient(gen_loss, g_vars), g_vars)
         d_opt.apply(disc_tape.gradient(disc_loss, d_vars), d_vars)
         return gen_loss
 
+    @tf.function
+    def alternating_step(images):
+        batch = tf.shape(images)[0]
+        generated = generator(tf.random.normal([batch, 100]), training=True)
+        with tf.GradientTape() as disc_tape:
+            disc_loss = d_loss_of(discriminator(images, training=True),
+                                  discriminator(generated, training=True))
+        d_opt.apply(disc_tape.gradient(disc_loss, d_vars), d_vars)
+        with tf.GradientTape() as gen_tape:
+            fake_output = discriminator(
+                generator(tf.random.normal([batch, 100]), training=True), training=True)
+            gen_loss = g_loss_of(fake_output)
+        g_opt.apply(gen_tape.gradient(gen_loss, g_vars), g_vars)
+        return gen_loss
+
+    return alternating_step if alternating else tutorial_step
+
+
+def hand_written_timer(batch_size, alternating):
+    """``timer(steps)`` -> images/s of :func:`_hand_written_step`, after 3 warm-up steps."""
+    train_step = _hand_written_step(alternating)
     batches = iter(_data(batch_size))
     for _ in range(3):
         train_step(next(batches))
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = train_step(next(batches))
-    float(loss)  # wait for the last step
-    return steps * batch_size / (time.perf_counter() - start)
+
+    def run(steps):
+        for _ in range(steps):
+            loss = train_step(next(batches))
+        float(loss)  # wait for the last step
+
+    return lambda steps: _rate(batch_size, steps, lambda: run(steps))
 
 
 def time_pipeline(batch_size, steps):
@@ -106,13 +191,14 @@ def time_pipeline(batch_size, steps):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def time_mixed_precision(batch_size, steps):
+def mixed_precision_timer(batch_size):
+    """``fit_timer`` for a model built under ``mixed_float16``."""
     import keras
 
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
-        return time_fit(batch_size, steps)
+        return fit_timer(batch_size)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
 
@@ -159,28 +245,45 @@ def main(argv):
 
     b, steps = FLAGS.batch_size, FLAGS.steps
     mirrored = distribute.get_strategy("mirrored")
-    runs = {
-        "tutorial loop (reference)": lambda: time_tutorial_loop(b, steps),
-        "kgan fit": lambda: time_fit(b, steps),
-        "kgan fit, jit_compile=True": lambda: time_fit(b, steps, jit_compile=True),
+    timers = {
+        TUTORIAL: hand_written_timer(b, alternating=False),
+        SIMULTANEOUS: fit_timer(b, update="simultaneous"),
+        ALTERNATING_LOOP: hand_written_timer(b, alternating=True),
+        ALTERNATING: fit_timer(b),
+        "kgan fit, jit_compile=True": fit_timer(b, jit_compile=True),
         f"kgan fit, MirroredStrategy x{mirrored.num_replicas_in_sync}":
-            lambda: time_fit(b, steps, strategy=mirrored),
-        "tf.data pipeline alone": lambda: time_pipeline(b, 10 * steps),
+            fit_timer(b, strategy=mirrored),
     }
     if tf.config.list_physical_devices("GPU"):
-        runs["kgan fit, mixed_float16"] = lambda: time_mixed_precision(b, steps)
-    rows = {}
-    for name, run in runs.items():
-        rows[name] = run()
-        print(f"{name}: {rows[name]:.0f} images/s", flush=True)
-    reference = rows["tutorial loop (reference)"]
+        timers["kgan fit, mixed_float16"] = mixed_precision_timer(b)
+    # Interleaved rounds, median per run: a burst of load on a shared machine then hits
+    # one round of every run instead of all rounds of one run.
+    samples = {name: [] for name in timers}
+    for round_ in range(FLAGS.rounds):
+        for name, timer in timers.items():
+            samples[name].append(timer(steps))
+        print(f"round {round_ + 1}: " + ", ".join(
+            f"{k} {v[-1][0]:.0f}/s ({v[-1][1]:.0f}/CPU-s)" for k, v in samples.items()),
+            flush=True)
+    wall = {k: statistics.median(v[0] for v in vs) for k, vs in samples.items()}
+    cpu = {k: statistics.median(v[1] for v in vs) for k, vs in samples.items()}
+    wall["tf.data pipeline alone"] = time_pipeline(b, 10 * steps)
+
+    def same_algorithm(rates):
+        return {SIMULTANEOUS: round(rates[SIMULTANEOUS] / rates[TUTORIAL], 3),
+                ALTERNATING: round(rates[ALTERNATING] / rates[ALTERNATING_LOOP], 3)}
+
     results = {
         "machine": machine(),
         "batch_size": b,
         "steps": steps,
-        "images_per_second": {k: round(v, 1) for k, v in rows.items()},
-        "ratio_to_tutorial_loop": {k: round(v / reference, 3) for k, v in rows.items()},
-        "pipeline_over_fit": round(rows["tf.data pipeline alone"] / rows["kgan fit"], 1),
+        "rounds": FLAGS.rounds,
+        "images_per_second": {k: round(v, 1) for k, v in wall.items()},
+        "images_per_cpu_second": {k: round(v, 1) for k, v in cpu.items()},
+        "ratio_to_tutorial_loop": {k: round(v / wall[TUTORIAL], 3) for k, v in wall.items()},
+        "ratio_to_same_algorithm_by_hand": same_algorithm(wall),
+        "cpu_ratio_to_same_algorithm_by_hand": same_algorithm(cpu),
+        "pipeline_over_fit": round(wall["tf.data pipeline alone"] / wall[ALTERNATING], 1),
         "fid_10000_samples_seconds": round(time_metrics(), 1),
         "tflite_ms_per_image": time_tflite(tempfile.mkdtemp()),
         "gpu": bool(tf.config.list_physical_devices("GPU")),
@@ -188,10 +291,18 @@ def main(argv):
     out = Path(FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    lines = [f"Machine: {results['machine']}; batch {b}, {steps} timed steps each.", "",
-             "| run | images/s | ratio to the tutorial loop |", "| --- | --- | --- |"]
-    lines += [f"| {k} | {v:.0f} | {results['ratio_to_tutorial_loop'][k]:.2f} |"
-              for k, v in rows.items()]
+    lines = [f"Machine: {results['machine']}; batch {b}, {steps} timed steps per round, "
+             f"median of {FLAGS.rounds} interleaved rounds.", "",
+             "| run | images/s | ratio to the tutorial loop | images per CPU-second |",
+             "| --- | --- | --- | --- |"]
+    lines += [f"| {k} | {v:.0f} | {results['ratio_to_tutorial_loop'][k]:.2f} | "
+              f"{results['images_per_cpu_second'].get(k, float('nan')):.0f} |"
+              for k, v in wall.items()]
+    by_wall = results["ratio_to_same_algorithm_by_hand"]
+    by_cpu = results["cpu_ratio_to_same_algorithm_by_hand"]
+    lines += ["", "Same algorithm, kgan `fit` / hand-written `@tf.function` loop (wall clock; "
+              f"CPU time): simultaneous {by_wall[SIMULTANEOUS]:.2f}; {by_cpu[SIMULTANEOUS]:.2f}, "
+              f"alternating {by_wall[ALTERNATING]:.2f}; {by_cpu[ALTERNATING]:.2f}."]
     lines += ["", f"Pipeline alone / fit: {results['pipeline_over_fit']}x. "
               f"kgan.metrics.evaluate on 10,000 samples: {results['fid_10000_samples_seconds']} s. "
               f"TFLite dcgan_mnist per image (batch 1, 1 thread): float32 "
