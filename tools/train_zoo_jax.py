@@ -83,6 +83,8 @@ def train_one(name, out):
     seed = recipe.get("seed", 0)
     keras.utils.set_random_seed(seed)  # as kgan.training.train: same initial weights draw
     model = zoo.load(name, pretrained=False)
+    if hasattr(model, "adapt_dataset"):  # data statistics kept with the model (SpecGAN)
+        model.adapt_dataset(cfg.dataset, FLAGS.data_dir)
     if cfg.dataset in DERIVED_DATASETS:  # TensorFlow-free numpy arrays
         folder = cfg.dataset
         images, labels = datasets.module(cfg.dataset).load_arrays("train", FLAGS.data_dir)
@@ -119,7 +121,8 @@ def train_one(name, out):
     z = keras.ops.convert_to_numpy(z)
     check_labels = [c % model.num_classes for c in range(8)] if model.conditional else None
     check = model.generate(z=z, labels=check_labels)
-    save_grid(out / f"{name}_check.png", check, rows=1)
+    if check.ndim == 4:  # images (audio runs have their samples figure)
+        save_grid(out / f"{name}_check.png", check, rows=1)
     report = {
         "name": name,
         "family": cfg.family,
