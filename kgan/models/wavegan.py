@@ -123,14 +123,14 @@ class WaveGAN(GAN):
         )
 
 
-# Sized for ~6 minutes of one H100 shared by 4 processes (~90 s of GPU each). XLA cost of a
-# step at width d: each of G's four wide layers costs L x 25 x c_in x c_out x 2 ~ 0.1 GFLOP
-# per clip at d = 16 (1.7 GFLOP at the paper's d = 64), so G ~0.42 GFLOP and D ~0.42 GFLOP
-# forward per clip; a critic update (G forward, D on real / fake / interpolates, backward
-# and the penalty's double backward) ~4 GFLOP per clip, x 5, plus the generator update:
-# ~24 GFLOP per clip, ~0.8 TFLOP per step at batch 32. At ~20 TFLOP/s effective (small
-# 1-D convolutions, TF32) ~40 ms/step: 84 steps per epoch, ~3.4 s per epoch, 25 epochs
-# ~85 s of GPU time (~2,100 generator steps). The paper's d = 64 would cost 16x more.
+# Sized for ~6 minutes of one H100 shared by 4 processes (~90 s of GPU each). XLA cost at
+# model size d = 32: each of G's four wide transposed convolutions costs in_steps x 25 x
+# c_in x c_out x 2 ~ 0.1 GFLOP per clip (16 x 25 x 512 x 256 x 2 for the first), so G ~0.42
+# and D ~0.42 GFLOP forward per clip; a critic update (G forward, D on real / fake /
+# interpolates, backward and the penalty's double backward) ~4 GFLOP per clip, x 5, plus the
+# generator update: ~24 GFLOP per clip, ~0.8 TFLOP per step at batch 32. At ~20 TFLOP/s
+# effective (small 1-D convolutions, TF32) ~40 ms/step: 84 steps per epoch, ~3.4 s per
+# epoch, 25 epochs ~85 s of GPU time (~2,100 generator steps). The paper's d = 64 costs 4x.
 register_family_entries(
     WaveGAN,
     family="wavegan",
@@ -138,7 +138,7 @@ register_family_entries(
     entries={
         "wavegan_spoken_digits": dict(dataset="spoken_digits", epochs=25),
     },
-    model_kwargs=dict(latent_dim=100, width=16),
+    model_kwargs=dict(latent_dim=100, width=32),
     test_kwargs=dict(latent_dim=8, width=1),
     recipe=dict(batch_size=32, compile=dict(ema_decay=0.995)),
     conditional=True,
