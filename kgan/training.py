@@ -36,6 +36,8 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     with strat.scope():
         model = zoo.load(name, pretrained=pretrained, compile=False)
         model.compile(**{**recipe.get("compile", {}), **compile_overrides})
+    if hasattr(model, "adapt_dataset") and not pretrained:  # SpecGAN's data statistics
+        model.adapt_dataset(data or cfg.dataset, data_dir)
     dataset = kgan_data.load(
         data or cfg.dataset, "train", batch_size * strat.num_replicas_in_sync, data_dir,
         labels=model.num_classes > 0, seed=recipe.get("seed", 0))

@@ -83,6 +83,8 @@ def train_one(name, out):
     seed = recipe.get("seed", 0)
     keras.utils.set_random_seed(seed)  # as kgan.training.train: same initial weights draw
     model = zoo.load(name, pretrained=False)
+    if hasattr(model, "adapt_dataset"):  # data statistics kept with the model (SpecGAN)
+        model.adapt_dataset(cfg.dataset, FLAGS.data_dir)
     if cfg.dataset in DERIVED_DATASETS:  # TensorFlow-free numpy arrays
         folder = cfg.dataset
         images, labels = datasets.module(cfg.dataset).load_arrays("train", FLAGS.data_dir)
@@ -115,11 +117,14 @@ def train_one(name, out):
     publish.save_entry_weights(model, name, weights_path)
     publish.sample_grid(model, out / f"{name}_samples.png")
     # Reference outputs for the cross-backend check: G on fixed latents (and labels).
-    z = keras.random.normal((8, model.latent_dim), seed=123)
+    n_check = 8 if getattr(model, "modality", "image") == "image" else 2  # clips are long
+    z = keras.random.normal((n_check, model.latent_dim), seed=123)
     z = keras.ops.convert_to_numpy(z)
-    check_labels = [c % model.num_classes for c in range(8)] if model.conditional else None
-    check = model.generate(z=z, labels=check_labels)
-    save_grid(out / f"{name}_check.png", check, rows=1)
+    check_labels = ([c % model.num_classes for c in range(n_check)] if model.conditional
+                    else None)
+    check = publish.check_outputs(model, z, check_labels)
+    if check.ndim == 4:  # images (audio runs have their samples figure)
+        save_grid(out / f"{name}_check.png", check, rows=1)
     report = {
         "name": name,
         "family": cfg.family,

@@ -11,7 +11,10 @@ One module per data set, registered in ``DERIVED_DATASETS``. Each exposes
 import importlib
 
 #: name -> module path.
-DERIVED_DATASETS = {}
+DERIVED_DATASETS = {
+    "spoken_digits": "kgan.datasets.spoken_digits",
+    "spoken_digits_spectrogram": "kgan.datasets.spoken_digits_spectrogram",
+}
 
 
 def module(name):

@@ -3,6 +3,7 @@
 import keras
 
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
+from kgan.layers.phase_shuffle import PhaseShuffle
 
 
 def maybe_spectral_norm(layer, enabled):
@@ -14,4 +15,4 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["MinibatchDiscrimination", "MinibatchStdDev", "maybe_spectral_norm"]
+__all__ = ["MinibatchDiscrimination", "MinibatchStdDev", "PhaseShuffle", "maybe_spectral_norm"]

@@ -55,7 +55,7 @@ def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
     _weights.load_into(model, run_dir / report["weights"])
     check = report["check"]
     labels = check.get("labels")
-    images = model.generate(z=np.asarray(check["z"], "float32"), labels=labels)
+    images = check_outputs(model, np.asarray(check["z"], "float32"), labels)
     diff = np.abs(images - np.asarray(check["images"], "float32"))
     error = float(diff.max())
     if error > atol or diff.mean() > mean_atol:
@@ -75,6 +75,12 @@ def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
     return model, training
 
 
+def check_outputs(model, z, labels=None):
+    """What the cross-backend check compares: ``generate``'s output, or for SpecGAN its
+    spectrograms (Griffin-Lim's iterations would amplify TF32 rounding differences)."""
+    return getattr(model, "generate_spectrograms", model.generate)(z=z, labels=labels)
+
+
 _BARE_MODELS = {}
 
 
@@ -91,9 +97,27 @@ def save_entry_weights(model, name, path):
 
 
 def sample_grid(model, path):
-    """8x8 grid from a fixed seed; conditional models: one row of 8 per class."""
+    """8x8 grid from a fixed seed; conditional models: one row of 8 per class. Audio
+    models: 4 clips per row (per class), waveform above spectrogram."""
+    if getattr(model, "modality", "image") == "audio":
+        from kgan.audio import save_audio_figure
+
+        clips, rows = sample_images(model, 4 * (model.num_classes or 4), SAMPLE_SEED)
+        return save_audio_figure(path, clips, rows=rows or 4)
     images, rows = sample_images(model, 8 * (model.num_classes or 8), SAMPLE_SEED)
     return save_grid(path, images, rows=rows or 8)
+
+
+def write_wav_samples(model, folder, n=10):
+    """Writes ``n`` clips from a fixed seed as ``folder/NN[_classC].wav`` (one per class for
+    conditional models) and returns their file names."""
+    from kgan.audio import write_wav
+
+    labels = np.arange(n) % model.num_classes if model.num_classes else None
+    clips = model.generate(n, labels=labels, seed=SAMPLE_SEED)
+    names = [f"{i:02d}" + (f"_class{labels[i]}" if labels is not None else "") + ".wav"
+             for i in range(n)]
+    return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
 
 
 def publish(model, name, training, metrics=None):
@@ -129,5 +153,11 @@ def publish(model, name, training, metrics=None):
         "samples": "samples.png",
         "metrics": metrics or {},
     }
+    if getattr(model, "modality", "image") == "audio":
+        from kgan.audio import SAMPLE_RATE
+
+        card["sample_rate"] = SAMPLE_RATE
+        card["wav_samples"] = [f"samples/{f}" for f in write_wav_samples(model,
+                                                                         folder / "samples")]
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return card

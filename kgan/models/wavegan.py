@@ -1,0 +1,146 @@
+"""WaveGAN (Donahue, McAuley & Puckette 2019, "Adversarial Audio Synthesis", arXiv:1802.04208).
+
+DCGAN flattened to one dimension for raw audio: the generator grows a 16-step sequence to
+16384 samples (1.024 s at 16 kHz) with five transposed convolutions of length-25 kernels
+and stride 4; the critic mirrors it with strided convolutions, LeakyReLU(0.2) and **phase
+shuffle** (n = 2) after each of its first four layers, so it cannot reject generated audio
+by the fixed-phase artefacts of transposed convolutions. It trains as WGAN-GP: 5 critic
+updates per generator update, gradient penalty 10, Adam(1e-4, 0.5, 0.9), no BatchNorm.
+
+The conditional variant (``num_classes > 0``) feeds an embedding of the digit to the
+generator with z, and gives the critic the label twice: as a learned extra input channel
+and through a projection head (Miyato & Koyama 2018), as the image families do.
+
+``generate`` returns waveforms float32 ``(n, 16384, 1)`` in [-1, 1];
+``kgan.audio.write_wav`` writes them as 16-bit wav files.
+"""
+
+import keras
+from keras import layers
+
+from kgan.audio import CLIP_LENGTH
+from kgan.gan import GAN
+from kgan.layers import PhaseShuffle
+from kgan.models._common import register_family_entries
+from kgan.models.dcgan import _label_embedding
+
+KERNEL = 25
+STRIDE = 4
+#: Channel multipliers of the five layers, from the 16-step bottleneck outwards (the paper's
+#: 16d, 8d, 4d, 2d, d with model size d = ``width``).
+_MULTIPLIERS = (16, 8, 4, 2, 1)
+_START = CLIP_LENGTH // STRIDE ** len(_MULTIPLIERS)  # 16 steps
+
+
+def _check_shape(shape):
+    if tuple(shape) != (CLIP_LENGTH, 1):
+        raise ValueError(f"WaveGAN makes mono clips of shape ({CLIP_LENGTH}, 1); received "
+                         f"{tuple(shape)}. Resample or pad audio to {CLIP_LENGTH} samples "
+                         "(kgan.audio.read_wav does both).")
+
+
+def wavegan_generator(latent_dim, width=64, num_classes=0, name="generator"):
+    """z (and label) -> Dense(16 x 16w) -> 5 x ConvT1D(k=25, s=4) -> tanh, (16384, 1)."""
+    z = keras.Input((latent_dim,), name="latent")
+    inputs, x = [z], z
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
+    x = layers.Dense(_START * _MULTIPLIERS[0] * width)(x)
+    x = layers.Reshape((_START, _MULTIPLIERS[0] * width))(x)
+    x = layers.ReLU()(x)
+    for m in _MULTIPLIERS[1:]:
+        x = layers.Conv1DTranspose(m * width, KERNEL, strides=STRIDE, padding="same")(x)
+        x = layers.ReLU()(x)
+    x = layers.Conv1DTranspose(1, KERNEL, strides=STRIDE, padding="same")(x)
+    out = layers.Activation("tanh", dtype="float32", name="waveform")(x)
+    return keras.Model(inputs if num_classes else z, out, name=name)
+
+
+def wavegan_discriminator(width=64, num_classes=0, phase_shuffle=2, name="discriminator"):
+    """waveform (and label) -> 5 x [Conv1D(k=25, s=4), LeakyReLU, PhaseShuffle] -> logits.
+
+    Phase shuffle follows the first four convolutions, as in the paper.
+    """
+    audio = keras.Input((CLIP_LENGTH, 1), name="waveform")
+    inputs, x = [audio], audio
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        label_channel = layers.Reshape((CLIP_LENGTH, 1))(
+            _label_embedding(label, num_classes, CLIP_LENGTH, "label_channel"))
+        x = layers.Concatenate()([x, label_channel])
+    for i, m in enumerate(reversed(_MULTIPLIERS)):
+        x = layers.Conv1D(m * width, KERNEL, strides=STRIDE, padding="same")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        if i < len(_MULTIPLIERS) - 1 and phase_shuffle:
+            x = PhaseShuffle(phase_shuffle, seed=i, name=f"phase_shuffle_{i}")(x)
+    features = layers.Flatten()(x)
+    logits = layers.Dense(1)(features)
+    if num_classes:
+        projection = layers.Dot(axes=1)([
+            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
+        logits = layers.Add()([logits, projection])
+    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    return keras.Model(inputs, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class WaveGAN(GAN):
+    """WaveGAN: WGAN-GP on raw 16 kHz waveforms of 16384 samples.
+
+    Args: see ``kgan.GAN``; build with :meth:`build`.
+
+    Example:
+        >>> model = kgan.zoo.load("wavegan_spoken_digits")
+        >>> sevens = model.generate(labels=[7] * 4, seed=0)        # (4, 16384, 1)
+        >>> kgan.audio.write_wav("seven.wav", sevens[0])
+
+    Reference: Donahue, McAuley & Puckette 2019, arXiv:1802.04208.
+    """
+
+    modality = "audio"
+    compile_defaults = dict(
+        GAN.compile_defaults, loss="wasserstein", learning_rate=1e-4, beta_1=0.5, beta_2=0.9,
+        d_steps=5, gp_weight=10.0,
+    )
+
+    @property
+    def sample_shape(self):
+        """Shape of one generated sample: ``(16384, 1)``."""
+        return (CLIP_LENGTH, 1)
+
+    @classmethod
+    def build(cls, image_shape=(CLIP_LENGTH, 1), latent_dim=100, width=64, num_classes=0,
+              phase_shuffle=2, seed=0, name=None):
+        """Builds G and D. ``width`` is the paper's model size d (64 in the paper)."""
+        _check_shape(image_shape)
+        return cls(
+            wavegan_generator(latent_dim, width, num_classes),
+            wavegan_discriminator(width, num_classes, phase_shuffle),
+            latent_dim=latent_dim, num_classes=num_classes, seed=seed, name=name or "wavegan",
+        )
+
+
+# Sized for ~6 minutes of one H100 shared by 4 processes (~90 s of GPU each). XLA cost at
+# model size d = 32: each of G's four wide transposed convolutions costs in_steps x 25 x
+# c_in x c_out x 2 ~ 0.1 GFLOP per clip (16 x 25 x 512 x 256 x 2 for the first), so G ~0.42
+# and D ~0.42 GFLOP forward per clip; a critic update (G forward, D on real / fake /
+# interpolates, backward and the penalty's double backward) ~4 GFLOP per clip, x 5, plus the
+# generator update: ~24 GFLOP per clip, ~0.8 TFLOP per step at batch 32. At ~20 TFLOP/s
+# effective (small 1-D convolutions, TF32) ~40 ms/step: 84 steps per epoch, ~3.4 s per
+# epoch, 25 epochs ~85 s of GPU time (~2,100 generator steps). The paper's d = 64 costs 4x.
+register_family_entries(
+    WaveGAN,
+    family="wavegan",
+    paper="Donahue, McAuley & Puckette 2019, arXiv:1802.04208",
+    entries={
+        "wavegan_spoken_digits": dict(dataset="spoken_digits", epochs=25),
+    },
+    model_kwargs=dict(latent_dim=100, width=32),
+    test_kwargs=dict(latent_dim=8, width=1),
+    recipe=dict(batch_size=32, compile=dict(ema_decay=0.995)),
+    conditional=True,
+    test_dataset="spoken_digits",
+)
