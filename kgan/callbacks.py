@@ -225,9 +225,10 @@ class NaNGuard(keras.callbacks.Callback):
     epoch end misses none. Snapshots of the whole state (weights, both optimizers, seed
     generators) are copied to host memory every ``snapshot_every`` batches and at epoch ends,
     after checking that the losses and the variables are finite; on divergence the last one
-    is assigned back, so the model in memory is the last good one. Place it after
-    ``BackupAndRestore`` so the first snapshot is the restored state; that callback (kgan's)
-    refuses to write non-finite states, so the files on disk stay good too.
+    is assigned back, so the model in memory is the last good one. The first snapshot is
+    taken when the first epoch begins, after ``BackupAndRestore`` restored a backup. Placed
+    before the other callbacks, it stops training before they see a non-finite state (kgan's
+    ``BackupAndRestore`` also refuses to write one, so the files on disk stay good).
 
     Args:
         check_every: batches between checks of the logs. 1 names the exact step; larger

@@ -57,9 +57,9 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
+        kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
         kgan_callbacks.BackupAndRestore(out / "backup", save_freq=backup_every or "epoch",
                                         delete_checkpoint=False),
-        kgan_callbacks.NaNGuard(),
         kgan_callbacks.SampleGrid(out / "samples", n=64 if not model.num_classes else 80,
                                   seed=recipe.get("seed", 0)),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),

@@ -337,3 +337,15 @@ def test_nothing_unpickles():
                      r"|\bimport (c?pickle|dill|joblib)\b|torch\.load\(", line)
     ]
     assert sources and not offending, offending
+
+
+def test_backups_written_by_keras_callback_are_restored(tmp_path):
+    model = kgan.zoo.load("test_dcgan", pretrained=False)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(tiny_dataset(model), epochs=3, steps_per_epoch=2, verbose=0, callbacks=[
+            keras.callbacks.BackupAndRestore(str(tmp_path)), _Crash(3)])
+    resumed = kgan.zoo.load("test_dcgan", pretrained=False)
+    backup = BackupAndRestore(tmp_path)
+    backup.set_model(resumed)
+    backup.on_train_begin()
+    assert backup.restored["epoch"] == 1 and int(resumed.g_optimizer.iterations.numpy()) == 2
