@@ -64,9 +64,10 @@ class SampleGrid(keras.callbacks.Callback):
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
     """Backs up the whole training state; a killed ``fit`` resumes from the last backup.
 
-    Each backup goes to a new ``backup-<serial>.weights.h5`` and is committed by atomically
-    replacing ``training_metadata.json``, which names that file, holds the epoch, the step
-    and the seed generators' states; older weight files are deleted only after the commit.
+    Backups are written every ``save_freq`` batches and at every epoch end. Each goes to a
+    new ``backup-<serial>.weights.h5`` and is committed by atomically replacing
+    ``training_metadata.json``, which names that file, holds the epoch, the step and the
+    seed generators' states; older weight files are deleted only after the commit.
     So at every moment the folder holds one complete backup, whenever the process is killed.
     A state whose losses or variables are NaN / Inf is never written: the previous backup
     stays. Restoring loads all or nothing and checks the step counter the metadata names.
@@ -105,6 +106,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         self._logs = logs
         super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":  # also at epoch ends, or a resume redoes the epoch
+            self._save_model()
 
     def _save_model(self):
         bad = nonfinite_logs(self._logs) or _weights.nonfinite(_weights.state_variables(self.model))

@@ -125,9 +125,11 @@ def test_a_crash_while_writing_keeps_the_previous_backup(tmp_path, monkeypatch):
 
 def test_corrupt_backup_is_a_clear_error(tmp_path):
     model = kgan.zoo.load("test_dcgan", pretrained=False)
-    model.fit(tiny_dataset(model), epochs=1, steps_per_epoch=1, verbose=0,
-              callbacks=[BackupAndRestore(tmp_path, delete_checkpoint=False)])
-    weights = tmp_path / json.loads((tmp_path / "training_metadata.json").read_text())["weights"]
+    model.fit(tiny_dataset(model), epochs=1, verbose=0,
+              callbacks=[BackupAndRestore(tmp_path, save_freq=3, delete_checkpoint=False)])
+    meta = json.loads((tmp_path / "training_metadata.json").read_text())
+    assert (meta["epoch"], meta["step"]) == (1, 4)  # batch 3, then the epoch end
+    weights = tmp_path / meta["weights"]
     weights.write_bytes(weights.read_bytes()[:2000])
     other = kgan.zoo.load("test_dcgan", pretrained=False)
     with pytest.raises(ValueError, match=f"{weights.name}.*truncated.*delete it to start"):
