@@ -6,8 +6,9 @@ batches: a run killed at any moment, even with SIGKILL, resumes from its last ba
 both optimizers, the EMA weights, the step counter that keys the latent RNG and the seed
 generators' states), ``samples/`` (one grid per epoch), ``history.csv`` (appended across
 resumes), ``history.json`` (this invocation's epochs), ``wall_seconds.json`` (summed across
-resumes) and the final ``<name>.weights.h5``. Every file is written to a temporary file and
-renamed, so an interrupted write never leaves a half-written file.
+resumes) and the final ``<name>.weights.h5``. The weights, the backups and the JSON files
+are written to a temporary file and renamed, so an interrupted write never leaves a
+half-written one.
 
 ``kgan.callbacks.NaNGuard`` stops a run whose losses turn NaN / Inf with a
 ``DivergenceError`` naming the step; the model keeps its last finite state, no non-finite
