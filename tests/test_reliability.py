@@ -351,3 +351,23 @@ def test_backups_written_by_keras_callback_are_restored(tmp_path):
     backup.set_model(resumed)
     backup.on_train_begin()
     assert backup.restored["epoch"] == 1 and int(resumed.g_optimizer.iterations.numpy()) == 2
+
+
+@pytest.mark.slow
+def test_backup_and_guard_under_two_replicas(tmp_path, monkeypatch, capsys):
+    from kgan import data, training
+
+    args = dict(epochs=1, batch_size=4, steps_per_epoch=3, strategy="mirrored",
+                backup_every=2, verbose=0)
+    training.train("test_vanilla_gan", tmp_path / "run", **args)
+    model, _, _ = training.train("test_vanilla_gan", tmp_path / "run", **{**args, "epochs": 2})
+    assert "epoch 2, step 3." in capsys.readouterr().out  # the epoch-end backup
+    assert int(model.g_optimizer.iterations.numpy()) == 6
+    images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    images[24:] = np.nan  # global batches of 8: the fourth holds NaN
+    monkeypatch.setattr(training.kgan_data, "load",
+                        lambda *a, **k: data.from_numpy(images, batch_size=8, shuffle=False))
+    with pytest.raises(DivergenceError, match="diverged step 4"):
+        training.train("test_vanilla_gan", tmp_path / "nan", **{**args, "steps_per_epoch": 8})
+    meta = json.loads((tmp_path / "nan" / "backup" / "training_metadata.json").read_text())
+    assert meta["step"] == 2
