@@ -69,7 +69,12 @@ def check_latents(z, n, latent_dim, seed):
             raise ValueError(f"n must be a positive integer; received {n!r}.")
         rng = np.random.default_rng(seed)
         return rng.standard_normal((int(n), latent_dim)).astype("float32")
-    z = np.asarray(z, dtype="float32")
+    z = np.asarray(z)
+    if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
+        raise ValueError(f"Latents must be numbers; received dtype {z.dtype}.")
+    z = z.astype("float32")
+    if not np.all(np.isfinite(z)):
+        raise ValueError("Latents contain NaN or Inf values.")
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(
             f"Latents must have shape (n, {latent_dim}); received shape {z.shape}."

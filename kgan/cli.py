@@ -3,14 +3,17 @@
     kgan list [PATTERN]
     kgan info NAME
     kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
+               [--backup_every BATCHES]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
     kgan eval NAME [--n 10000]
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
-missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; no
-traceback.
+missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; a
+run that cannot go on (a diverged training, a file that cannot be written) prints the same
+one line and exits with status 1; no traceback. ``kgan train`` rerun with the same ``--out``
+resumes from the last backup.
 """
 
 import dataclasses
@@ -25,15 +28,19 @@ from absl import app, flags, logging  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data", None, "train: data set name (default: the entry's).")
 flags.DEFINE_string("data_dir", None, "train: folder holding <data>/ IDX files.")
-flags.DEFINE_integer("epochs", None, "train: epochs (default: the recipe's).")
-flags.DEFINE_integer("batch_size", None, "train: per-replica batch size (default: recipe).")
-flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.")
+flags.DEFINE_integer("epochs", None, "train: epochs (default: the recipe's).", lower_bound=1)
+flags.DEFINE_integer("batch_size", None, "train: per-replica batch size (default: recipe).",
+                     lower_bound=1)
+flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.", lower_bound=1)
+flags.DEFINE_integer("backup_every", None, "train: batches between backups (default: one "
+                     "backup per epoch).", lower_bound=1)
 flags.DEFINE_string("out", None, "train: run folder; sample: PNG path.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
                   "train: tf.distribute strategy.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
                      "sample/eval: default True).")
-flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).")
+flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).",
+                     lower_bound=1)
 flags.DEFINE_integer("seed", 0, "sample: latent seed.")
 flags.DEFINE_boolean("savedmodel", False, "export: TF Serving SavedModel OUT/<name>/<version>/.")
 flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<float32|float16|"
@@ -49,9 +56,9 @@ flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating in
 COMMANDS = ("list", "info", "train", "sample", "eval", "export")
 
 
-def _usage_error(message):
+def _usage_error(message, status=2):
     print(f"kgan: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def _cmd_list(args):
@@ -78,7 +85,8 @@ def _cmd_train(args):
     model, history, wall = training.train(
         name, out, data=FLAGS.data, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         steps_per_epoch=FLAGS.steps_per_epoch, strategy=FLAGS.strategy,
-        pretrained=bool(FLAGS.pretrained), data_dir=FLAGS.data_dir)
+        pretrained=bool(FLAGS.pretrained), data_dir=FLAGS.data_dir,
+        backup_every=FLAGS.backup_every)
     final = {k: round(float(v[-1]), 4) for k, v in history.items()}
     print(f"trained {name} in {wall:.0f} s: {final}; weights, samples and backups in {out}/")
 
@@ -143,10 +151,20 @@ def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
         _usage_error(f"expected a command: {' | '.join(COMMANDS)}")
     command, args = argv[1], argv[2:]
+    from kgan.callbacks import DivergenceError
+
     try:
         globals()[f"_cmd_{command}"](args)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
-        _usage_error(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        _usage_error(_one_line(err))
+    except (DivergenceError, OSError) as err:
+        _usage_error(_one_line(err), status=1)
+    except KeyboardInterrupt:
+        _usage_error("interrupted.", status=130)
+
+
+def _one_line(err):
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def run():

@@ -30,9 +30,12 @@ def dataset_names():
     return IMAGE_DATASETS + tuple(DERIVED_DATASETS)
 
 
-def _check_name(name):
+def _check_name(name, data_dir=None):
     if name not in dataset_names():
         raise ValueError(f"Unknown data set {name!r}; expected one of {', '.join(dataset_names())}.")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise FileNotFoundError(f"data_dir {data_dir} is not a folder; pass the folder that "
+                                f"holds {name}/, or leave data_dir out to use the defaults.")
 
 
 def load_arrays(name, split="train", data_dir=None):
@@ -40,7 +43,7 @@ def load_arrays(name, split="train", data_dir=None):
 
     Derived data sets return their module's arrays (see ``DERIVED_DATASETS``).
     """
-    _check_name(name)
+    _check_name(name, data_dir)
     if name in DERIVED_DATASETS:
         return _derived(name).load_arrays(split, data_dir)
     if split not in SPLITS:
@@ -158,7 +161,7 @@ def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuff
     Example:
         >>> ds = kgan.data.load("mnist", batch_size=64, labels=True)
     """
-    _check_name(name)
+    _check_name(name, data_dir)
     if name in DERIVED_DATASETS:
         return _derived(name).load(split=split, batch_size=batch_size, data_dir=data_dir,
                                    labels=labels, shuffle=shuffle, seed=seed, repeat=repeat)

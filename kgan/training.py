@@ -1,12 +1,18 @@
 """Training a zoo entry end to end: data, strategy, callbacks, resumable, atomic outputs.
 
 Shared by ``kgan train`` and ``tools/train_zoo.py``. A run writes into ``out_dir``:
-``backup/`` (``keras.callbacks.BackupAndRestore``: a killed run resumes from its last
-epoch with both optimizers and the step counter that keys the latent RNG), ``samples/``
-(one grid per epoch), ``history.csv`` (appended across resumes), ``history.json`` (this
-invocation's epochs), ``wall_seconds.json`` (summed across resumes) and the final
-``<name>.weights.h5`` (written to a temporary file and renamed, so an interrupted save
-never leaves a half-written file).
+``backup/`` (``kgan.callbacks.BackupAndRestore``, every epoch or every ``backup_every``
+batches: a run killed at any moment, even with SIGKILL, resumes from its last backup with
+both optimizers, the EMA weights, the step counter that keys the latent RNG and the seed
+generators' states), ``samples/`` (one grid per epoch), ``history.csv`` (appended across
+resumes), ``history.json`` (this invocation's epochs), ``wall_seconds.json`` (summed across
+resumes) and the final ``<name>.weights.h5``. The weights, the backups and the JSON files
+are written to a temporary file and renamed, so an interrupted write never leaves a
+half-written one.
+
+``kgan.callbacks.NaNGuard`` stops a run whose losses turn NaN / Inf with a
+``DivergenceError`` naming the step; the model keeps its last finite state, no non-finite
+state is ever written, and the backup on disk stays the last good one.
 """
 
 import json
@@ -22,11 +28,21 @@ from kgan.zoo import _weights
 
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
-          strategy="default", pretrained=False, data_dir=None, verbose=1, **compile_overrides):
+          strategy="default", pretrained=False, data_dir=None, verbose=1, backup_every=None,
+          **compile_overrides):
     """Trains zoo entry ``name`` with its recipe (any argument given overrides it).
 
+    Calling it again with the same ``out_dir`` resumes from the last backup.
+    ``backup_every`` is the number of batches between backups (default: each epoch end).
+
     Returns ``(model, history_dict, wall_seconds)``.
+
+    Raises:
+        kgan.callbacks.DivergenceError: a loss turned NaN / Inf.
     """
+    if backup_every is not None and (not isinstance(backup_every, int) or backup_every < 1):
+        raise ValueError(f"backup_every must be a positive number of batches; received "
+                         f"{backup_every!r}.")
     cfg = zoo.info(name)
     recipe = cfg.recipe
     epochs = epochs or recipe.get("epochs", 1)
@@ -44,21 +60,28 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+        kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
+        kgan_callbacks.BackupAndRestore(out / "backup", save_freq=backup_every or "epoch",
+                                        delete_checkpoint=False),
         kgan_callbacks.SampleGrid(out / "samples", n=64 if not model.num_classes else 80,
                                   seed=recipe.get("seed", 0)),
-        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     start = time.time()
-    history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
+    try:
+        history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            callbacks=callbacks, verbose=verbose)
+    except kgan_callbacks.DivergenceError as err:
+        raise kgan_callbacks.DivergenceError(
+            f"{err} The last good backup is in {out / 'backup'}: rerunning resumes from it.",
+            err.step, err.good_step) from None
     wall = time.time() - start
     _weights.save_atomically(model, out / f"{name}.weights.h5")
     # Wall time adds up over resumed runs, so the card reports the whole training.
     wall_file = out / "wall_seconds.json"
     total = wall + (json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0)
-    wall_file.write_text(json.dumps({"total": total}))
+    _weights.write_text_atomically(wall_file, json.dumps({"total": total}))
     if history.history:  # a finished run restarted trains no epoch: keep its history
-        (out / "history.json").write_text(json.dumps(history.history, indent=1))
+        _weights.write_text_atomically(out / "history.json",
+                                       json.dumps(history.history, indent=1))
     return model, history.history, total

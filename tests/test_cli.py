@@ -52,3 +52,60 @@ def test_train_then_sample(tmp_path):
     scores = kgan_cli("eval", "test_dcgan", "--nopretrained", "--n", "64")
     assert scores.returncode == 0, scores.stderr[-2000:]
     assert '"fid"' in scores.stdout and '"extractor": "classifier_mnist@' in scores.stdout
+
+
+def cli_in_process(args, capsys):
+    """``kgan ARGS`` in this process (no TensorFlow start-up per case): (status, stderr)."""
+    from kgan import cli
+
+    cli.FLAGS.unparse_flags()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(cli._parse_flags(["kgan", *args]))
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (("--nosuchflag",), 2, "Unknown command line flag 'nosuchflag'"),
+    (("info",), 2, "expected exactly one zoo entry name"),
+    (("info", "a", "b"), 2, "expected exactly one zoo entry name"),
+    (("train", "nosuch_gan"), 2, "Unknown zoo entry 'nosuch_gan'"),
+    (("train", "test_dcgan", "--epochs", "0"), 2, "--epochs=0: 0 is not a positive integer"),
+    (("train", "test_dcgan", "--batch_size", "-8"), 2, "--batch_size=-8"),
+    (("train", "test_dcgan", "--backup_every", "0"), 2, "--backup_every=0"),
+    (("train", "test_dcgan", "--epochs", "two"), 2, "--epochs=two"),
+    (("train", "test_dcgan", "--data", "mnsit"), 2, "Unknown data set 'mnsit'"),
+    (("train", "test_dcgan", "--data_dir", "/no/such/dir"), 2,
+     "data_dir /no/such/dir is not a folder"),
+    (("sample", "test_dcgan"), 2, "has no published weights yet"),
+    (("sample", "test_dcgan", "--nopretrained", "--n", "0"), 2, "--n=0"),
+    (("sample", "test_dcgan", "--nopretrained", "--out", "/dev/null/x.png"), 2, "/dev/null"),
+    (("eval", "test_dcgan", "--nopretrained", "--n", "1"), 2, "n must be an integer >= 2"),
+    (("eval", "nosuch_gan"), 2, "Unknown zoo entry"),
+    (("export", "gone.keras", "--tflite"), 2, "No .keras file at gone.keras"),
+    (("export", "test_dcgan", "--savedmodel", "--tflite"), 2, "exactly one of --savedmodel"),
+    (("export", "test_dcgan", "--tflite", "--quantize", "int4"), 2, "--quantize=int4"),
+    (("export", "test_dcgan", "--savedmodel", "--quantize", "int8"), 2,
+     "--quantize applies to --tflite only"),
+    (("export", "test_dcgan", "--tflite"), 2, "no published weights yet"),
+])
+def test_every_subcommand_rejects_bad_input_in_one_line(args, status, message, capsys):
+    code, stderr = cli_in_process(args, capsys)
+    assert code == status
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("kgan: error: "), stderr
+    assert message in stderr, stderr
+
+
+def test_a_diverging_run_exits_1_in_one_line(tmp_path, capsys, monkeypatch, recwarn):
+    import numpy as np
+
+    from kgan import data, training
+
+    images = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    images[16:] = np.nan  # batches 3 and 4 of 8 images
+    monkeypatch.setattr(training.kgan_data, "load",
+                        lambda *a, **k: data.from_numpy(images, batch_size=8, shuffle=False))
+    code, stderr = cli_in_process(("train", "test_dcgan", "--out", str(tmp_path), "--batch_size",
+                                   "8", "--backup_every", "1"), capsys)
+    assert code == 1 and len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith("kgan: error: Training diverged step 3: d_loss=nan")
+    assert not [w for w in recwarn if "NaN" in str(w.message)]  # stopped before any backup

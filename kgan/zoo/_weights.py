@@ -3,7 +3,12 @@
 Weights live in the repository's ``zoo/<name>/`` folder; an entry may also name a URL, which
 is downloaded once into ``$KGAN_HOME`` (default ``~/.keras/kgan``). Every file is checked
 against the sha256 in the entry's config before Keras reads it, so a truncated or tampered
-file is refused with an error naming it, and nothing is ever unpickled.
+file is refused with an error naming it, and nothing is ever unpickled. Users' own weight
+files get the checks that need no hash: an HDF5 signature, the model's structure and shapes,
+finite values; a load that fails leaves the model as it was.
+
+Everything written here goes to a temporary file in the same folder, flushed to disk, then
+``os.replace``-d over the target, so a process killed mid-write keeps the previous file.
 """
 
 import hashlib
@@ -14,6 +19,11 @@ import tempfile
 import urllib.request
 import warnings
 from pathlib import Path
+
+import numpy as np
+
+#: The first bytes of every HDF5 file (``.weights.h5``).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def zoo_dir():
@@ -86,13 +96,61 @@ def download(url, dest, sha256):
 
 def save_atomically(model, path):
     """``model.save_weights`` via a temp file in the same folder, then an atomic rename, so
-    a run killed mid-save keeps the previous file."""
+    a run killed mid-save keeps the previous file. Non-finite weights are refused."""
     path = Path(path)
+    check_finite(model.weights, f"{model.name}'s weights", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
     model.save_weights(str(tmp))
+    fsync(tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_text_atomically(path, text):
+    """Writes ``text`` to ``path`` via a flushed temp file and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_finite(variables, what, path):
+    """Raises a ``ValueError`` when any variable holds NaN or Inf (nothing is written)."""
+    bad = nonfinite(variables)
+    if bad:
+        raise ValueError(
+            f"Refusing to write {path}: {what} hold NaN or Inf values ({', '.join(bad[:3])}"
+            f"{' ...' if len(bad) > 3 else ''}). Training diverged; keep the last good file "
+            "and restart from it with a lower learning rate."
+        )
+
+
+def nonfinite(variables):
+    """Paths of the floating-point variables holding NaN or Inf."""
+    return [v.path for v in variables
+            if np.issubdtype(np.dtype(v.dtype), np.floating)
+            and not np.all(np.isfinite(_to_numpy(v)))]
+
+
+def _to_numpy(variable):
+    return np.asarray(variable.numpy())
 
 
 class EntryFiles:
@@ -109,14 +167,54 @@ class EntryFiles:
 
 
 def load_into(model, path):
-    """Loads a ``.weights.h5`` file into ``model``; mismatches raise a ``ValueError``."""
+    """Loads a ``.weights.h5`` file into ``model``, all or nothing.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not an HDF5 file (e.g. truncated or another format), a structure or
+            shapes that do not match ``model``, or NaN / Inf values. The model keeps the
+            weights it had.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No weight file at {path}.")
+    with open(path, "rb") as f:
+        if f.read(len(_HDF5_SIGNATURE)) != _HDF5_SIGNATURE:
+            raise ValueError(
+                f"{path} is not a Keras .weights.h5 file (no HDF5 signature); it is another "
+                "format or was overwritten. Pass a file written by model.save_weights()."
+            )
+    variables = state_variables(model)
+    before = [_to_numpy(v) for v in variables]
     try:
         with warnings.catch_warnings():
             # Published files hold G and D only; the recipe's optimizers start fresh.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
             model.load_weights(str(path))
     except (ValueError, OSError, KeyError) as err:
+        _assign(variables, before)
         raise ValueError(
-            f"Could not load weights from {path} into {model.name}: {err}. The file does "
-            "not match this architecture (were builder overrides passed?)."
+            f"Could not load weights from {path} into {model.name}: "
+            f"{str(err).splitlines()[0]} The file is truncated or corrupt, or does not match "
+            "this architecture (were builder overrides passed?)."
         ) from err
+    if nonfinite(model.weights):
+        _assign(variables, before)
+        raise ValueError(f"{path} holds NaN or Inf weights: it is corrupt or was saved from a "
+                         "diverged run. Use an earlier file.")
+
+
+def _assign(variables, values):
+    for v, value in zip(variables, values):
+        v.assign(value)
+
+
+def state_variables(model):
+    """The model's state and its optimizers' (GANs have two), without duplicates."""
+    found, seen = [], set()
+    optimizers = [getattr(model, n, None) for n in ("optimizer", "d_optimizer", "g_optimizer")]
+    for v in [*model.variables, *(v for o in optimizers if o is not None for v in o.variables)]:
+        if id(v) not in seen:
+            seen.add(id(v))
+            found.append(v)
+    return found
