@@ -11,7 +11,9 @@ One module per data set, registered in ``DERIVED_DATASETS``. Each exposes
 import importlib
 
 #: name -> module path.
-DERIVED_DATASETS = {}
+DERIVED_DATASETS = {
+    "fashion_mnist_32": "kgan.datasets.fashion_mnist_32",
+}
 
 
 def module(name):

@@ -2,7 +2,11 @@
 
 import keras
 
+from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
+from kgan.layers.progressive import FadeIn, GrowthSchedule
+from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, SecondLatent,
+                               StyleMixing)
 
 
 def maybe_spectral_norm(layer, enabled):
@@ -14,4 +18,7 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["MinibatchDiscrimination", "MinibatchStdDev", "maybe_spectral_norm"]
+__all__ = ["AdaIN", "ConstantInput", "EqualizedConv2D", "EqualizedDense", "FadeIn",
+           "GrowthSchedule", "MeanW", "MinibatchDiscrimination", "MinibatchStdDev",
+           "NoiseInjection", "PixelNormalization", "SecondLatent", "StyleMixing",
+           "maybe_spectral_norm"]

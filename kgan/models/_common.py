@@ -14,6 +14,7 @@ SYNC_BN = keras.backend.backend() == "tensorflow"
 DATASETS = {
     "mnist": ((28, 28, 1), 10),
     "fashion_mnist": ((28, 28, 1), 10),
+    "fashion_mnist_32": ((32, 32, 1), 10),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a
@@ -22,12 +23,13 @@ TEST_IMAGE_SHAPE = (28, 28, 1)
 
 
 def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwargs, recipe,
-                            conditional=False):
+                            conditional=False, test_dataset=None):
     """Registers ``entries`` (name -> dataset, epochs, optional weights / sha256 /
     model_kwargs / compile overriding the family's) for ``cls``.
 
     Every entry builds with ``cls.build(image_shape, **model_kwargs, num_classes=...)``;
-    ``test_<family>`` builds the same architecture with ``test_kwargs`` at MNIST's shape.
+    ``test_<family>`` builds the same architecture with ``test_kwargs`` at MNIST's shape,
+    or at ``test_dataset``'s (e.g. families that need power-of-two sizes).
     """
 
     def factory(cfg, **overrides):
@@ -47,8 +49,10 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
             recipe={**recipe, "seed": 0, **spec}, paper=paper,
         )
         register_model(cfg)(factory)
+    test_shape = DATASETS[test_dataset][0] if test_dataset else TEST_IMAGE_SHAPE
     test_cfg = ZooCfg(
-        name=f"test_{family}", family=family, dataset="mnist", image_shape=TEST_IMAGE_SHAPE,
+        name=f"test_{family}", family=family, dataset=test_dataset or "mnist",
+        image_shape=test_shape,
         latent_dim=test_kwargs["latent_dim"], num_classes=10 if conditional else 0,
         model_kwargs=dict(test_kwargs), recipe={**recipe, "seed": 0, "epochs": 1}, paper=paper,
     )
