@@ -9,13 +9,18 @@ References:
     least_squares: Mao et al. 2017, "Least Squares Generative Adversarial Networks".
     wasserstein + gradient_penalty: Gulrajani et al. 2017, "Improved Training of WGANs".
     hinge: Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018.
+    wasserstein_drift: Karras et al. 2018, "Progressive Growing of GANs" (WGAN-GP + drift).
     r1_penalty: Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?".
 """
 
 import keras
 from keras import ops
 
-LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge")
+LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "wasserstein", "hinge",
+              "wasserstein_drift")
+
+#: Weight of ProGAN's drift term E[D(x)^2] (Karras et al. 2018, appendix A.1).
+DRIFT_EPSILON = 1e-3
 
 
 def _mean(x):
@@ -68,6 +73,19 @@ def hinge_discriminator_loss(real_logits, fake_logits):
 
 #: The hinge GAN's generator loss is the Wasserstein one: -E[D(G(z))].
 hinge_generator_loss = wasserstein_generator_loss
+
+
+def wasserstein_drift_discriminator_loss(real_logits, fake_logits):
+    """ProGAN's critic loss: Wasserstein + ``DRIFT_EPSILON`` * E[D(x)^2].
+
+    The small drift term keeps the critic's output from drifting far from zero, which
+    WGAN-GP alone leaves free (Karras et al. 2018, appendix A.1).
+    """
+    return (wasserstein_discriminator_loss(real_logits, fake_logits)
+            + DRIFT_EPSILON * _mean(ops.square(real_logits)))
+
+
+wasserstein_drift_generator_loss = wasserstein_generator_loss
 
 
 def get(name):

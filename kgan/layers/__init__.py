@@ -2,8 +2,12 @@
 
 import keras
 
+from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from kgan.layers.phase_shuffle import PhaseShuffle
+from kgan.layers.progressive import FadeIn, GrowthSchedule
+from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, SecondLatent,
+                               StyleMixing)
 
 
 def maybe_spectral_norm(layer, enabled):
@@ -15,4 +19,7 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["MinibatchDiscrimination", "MinibatchStdDev", "PhaseShuffle", "maybe_spectral_norm"]
+__all__ = ["AdaIN", "ConstantInput", "EqualizedConv2D", "EqualizedDense", "FadeIn",
+           "GrowthSchedule", "MeanW", "MinibatchDiscrimination", "MinibatchStdDev",
+           "NoiseInjection", "PhaseShuffle", "PixelNormalization", "SecondLatent",
+           "StyleMixing", "maybe_spectral_norm"]

@@ -82,7 +82,9 @@ class MinibatchStdDev(keras.layers.Layer):
     def call(self, x):
         shape = ops.shape(x)
         batch = shape[0]
-        group = ops.minimum(self.group_size, batch)
+        # A static batch (JAX traces with concrete shapes) needs a Python int for reshape.
+        group = (min(self.group_size, batch) if isinstance(batch, int)
+                 else ops.minimum(self.group_size, batch))
         y = ops.reshape(x, (group, -1, *x.shape[1:]))
         y = y - ops.mean(y, axis=0, keepdims=True)
         y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)

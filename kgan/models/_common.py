@@ -16,6 +16,7 @@ DATASETS = {
     "fashion_mnist": ((28, 28, 1), 10),
     "spoken_digits": ((16384, 1), 10),
     "spoken_digits_spectrogram": ((128, 128, 1), 10),
+    "fashion_mnist_32": ((32, 32, 1), 10),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a
@@ -29,8 +30,9 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
     model_kwargs / compile overriding the family's) for ``cls``.
 
     Every entry builds with ``cls.build(image_shape, **model_kwargs, num_classes=...)``;
-    ``test_<family>`` builds the same architecture with ``test_kwargs`` at MNIST's shape
-    (or ``test_dataset``'s, for families that do not make images).
+    ``test_<family>`` builds the same architecture with ``test_kwargs`` at MNIST's shape,
+    or at ``test_dataset``'s (families that do not make 28x28 images, or need power-of-two
+    sizes).
     """
 
     def factory(cfg, **overrides):
