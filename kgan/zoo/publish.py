@@ -96,7 +96,7 @@ def sample_grid(model, path):
     return save_grid(path, images, rows=rows or 8)
 
 
-def publish(model, name, training, metrics=None):
+def publish(model, name, training, metrics=None, samples=None):
     """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
 
     Args:
@@ -105,11 +105,13 @@ def publish(model, name, training, metrics=None):
         training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
             ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
         metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor).
+        samples: ``samples(model, path)`` writing ``samples.png`` (default
+            :func:`sample_grid`; image translators show inputs next to outputs).
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    sample_grid(model, folder / "samples.png")
+    (samples or sample_grid)(model, folder / "samples.png")
     card = {
         "name": name,
         "family": cfg.family,
