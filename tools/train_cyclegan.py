@@ -10,9 +10,9 @@ A run writes into ``runs/<name>/``: ``backup/`` (``keras.callbacks.BackupAndRest
 rerunning the same command after a kill resumes from the last finished epoch, with both
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
 a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
-summed over resumes, steps) and ``<name>.weights.h5``. Publishing measures the model on sneaker2boot's test split
-(``kgan.models.cyclegan.evaluate``) and writes ``zoo/<name>/`` (weights, samples.png,
-card.json); paste the printed sha256 into the entry's registration.
+summed over resumes, steps) and ``<name>.weights.h5``. Publishing measures the model on
+sneaker2boot's test split (``kgan.models.cyclegan.evaluate``) and writes ``zoo/<name>/``
+(weights, samples.png, card.json); paste the printed sha256 into the entry's registration.
 """
 
 import json
@@ -34,6 +34,8 @@ flags.DEFINE_string("out", None, "Run folder (default runs/<name>).")
 flags.DEFINE_boolean("train", True, "Train (or resume) before publishing.")
 flags.DEFINE_boolean("publish", True, "Publish to zoo/<name>/ after training.")
 flags.DEFINE_integer("grid", 10, "Columns of the sample grids.")
+flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).")
+flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: the whole data).")
 flags.DEFINE_string("from_run", None, "Publish a tools/train_cyclegan_jax.py run folder "
                     "(holding <name>.json and its weights) instead of training.")
 
@@ -57,7 +59,9 @@ def train(name, out):
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     start = time.time()
-    model.fit(dataset, epochs=recipe["epochs"], callbacks=callbacks, verbose=2)
+    model.fit(dataset.repeat() if FLAGS.steps_per_epoch else dataset,
+              epochs=FLAGS.epochs or recipe["epochs"], steps_per_epoch=FLAGS.steps_per_epoch,
+              callbacks=callbacks, verbose=2)
     # Wall time adds up over resumed runs, so the card reports the whole training.
     run_file = out / "run.json"
     wall = json.loads(run_file.read_text())["wall_seconds"] if run_file.exists() else 0.0
@@ -110,7 +114,8 @@ def main(argv):
     a, b = (to_signed_unit(x) for x in sneaker2boot.domains("test"))
     scores = {"split": "test", **cyclegan.evaluate(model, a, b)}
     if not FLAGS.from_run:
-        run = {"epochs": cfg.recipe["epochs"], **json.loads((out / "run.json").read_text()),
+        run = {"epochs": FLAGS.epochs or cfg.recipe["epochs"],
+               **json.loads((out / "run.json").read_text()),
                "hardware": publish.hardware(), "keras_backend": keras.backend.backend()}
     grid_a, grid_b = fixed_images("test", FLAGS.grid)
     card = publish.publish(

@@ -34,6 +34,11 @@ CycleGAN has no latent space: ``generate()`` raises a ``ValueError`` pointing to
 ``translate(images, direction="a2b" | "b2a")``, which the ``ImageTranslator`` mixin
 provides; ``filter_model(direction)`` is the network each direction exports as an
 image-in, image-out filter.
+
+Training: ``model.fit`` on TensorFlow (any ``tf.distribute`` strategy), or
+:func:`kgan.jax_cyclegan.fit_jax`, the same step on Keras' JAX backend for GPU machines
+without TensorFlow (how ``cyclegan_sneaker2boot`` was trained; ``tools/train_cyclegan.py``
+and ``tools/train_cyclegan_jax.py`` run the recipes).
 """
 
 import contextlib
