@@ -15,6 +15,7 @@ DERIVED_DATASETS = {
     "spoken_digits": "kgan.datasets.spoken_digits",
     "spoken_digits_spectrogram": "kgan.datasets.spoken_digits_spectrogram",
     "fashion_mnist_32": "kgan.datasets.fashion_mnist_32",
+    "sneaker2boot": "kgan.datasets.sneaker2boot",
 }
 
 

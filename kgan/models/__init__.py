@@ -2,6 +2,7 @@
 
 from kgan.models import (  # noqa: F401
     cgan,
+    cyclegan,
     dcgan,
     progan,
     specgan,
@@ -11,6 +12,7 @@ from kgan.models import (  # noqa: F401
     wgan_gp,
 )
 from kgan.models.cgan import CGAN
+from kgan.models.cyclegan import CycleGAN
 from kgan.models.dcgan import DCGAN
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
@@ -19,4 +21,5 @@ from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "DCGAN", "ProGAN", "SpecGAN", "StyleGAN", "VanillaGAN", "WGANGP", "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "ProGAN", "SpecGAN", "StyleGAN", "VanillaGAN", "WGANGP",
+           "WaveGAN"]

@@ -120,7 +120,7 @@ def write_wav_samples(model, folder, n=10):
     return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
 
 
-def publish(model, name, training, metrics=None):
+def publish(model, name, training, metrics=None, samples=None):
     """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
 
     Args:
@@ -129,11 +129,13 @@ def publish(model, name, training, metrics=None):
         training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
             ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
         metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor).
+        samples: ``samples(model, path)`` writing ``samples.png`` (default
+            :func:`sample_grid`; image translators show inputs next to outputs).
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    sample_grid(model, folder / "samples.png")
+    (samples or sample_grid)(model, folder / "samples.png")
     card = {
         "name": name,
         "family": cfg.family,
