@@ -295,9 +295,9 @@ def main(argv):
              f"median of {FLAGS.rounds} interleaved rounds.", "",
              "| run | images/s | ratio to the tutorial loop | images per CPU-second |",
              "| --- | --- | --- | --- |"]
+    per_cpu = {k: f"{v:.0f}" for k, v in cpu.items()}
     lines += [f"| {k} | {v:.0f} | {results['ratio_to_tutorial_loop'][k]:.2f} | "
-              f"{results['images_per_cpu_second'].get(k, float('nan')):.0f} |"
-              for k, v in wall.items()]
+              f"{per_cpu.get(k, '-')} |" for k, v in wall.items()]
     by_wall = results["ratio_to_same_algorithm_by_hand"]
     by_cpu = results["cpu_ratio_to_same_algorithm_by_hand"]
     lines += ["", "Same algorithm, kgan `fit` / hand-written `@tf.function` loop (wall clock; "
