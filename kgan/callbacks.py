@@ -296,7 +296,7 @@ class NaNGuard(keras.callbacks.Callback):
     def _diverged(self, what):
         step = training_step(self.model)
         first = (self._checked_step or 0) + 1
-        steps = f"step {step}" if first >= step else f"between steps {first} and {step}"
+        steps = f"at step {step}" if first >= step else f"between steps {first} and {step}"
         for v, value in zip(*self._snapshot):
             v.assign(value)
         self.model.stop_training = True

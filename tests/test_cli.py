@@ -107,5 +107,5 @@ def test_a_diverging_run_exits_1_in_one_line(tmp_path, capsys, monkeypatch, recw
     code, stderr = cli_in_process(("train", "test_dcgan", "--out", str(tmp_path), "--batch_size",
                                    "8", "--backup_every", "1"), capsys)
     assert code == 1 and len(stderr.strip().splitlines()) == 1, stderr
-    assert stderr.startswith("kgan: error: Training diverged step 3: d_loss=nan")
+    assert stderr.startswith("kgan: error: Training diverged at step 3: d_loss=nan")
     assert not [w for w in recwarn if "NaN" in str(w.message)]  # stopped before any backup

@@ -215,7 +215,7 @@ def test_nan_guard_stops_names_the_step_and_restores(tmp_path):
         on_train_batch_end=lambda b, logs: snapshots.setdefault(b + 1, state(model)))
     backup = BackupAndRestore(tmp_path, save_freq=1)
     with pytest.warns(UserWarning, match="Not backing up.*NaN"):
-        with pytest.raises(DivergenceError, match=r"diverged step 4: d_loss=nan.*batch 4.*"
+        with pytest.raises(DivergenceError, match=r"diverged at step 4: d_loss=nan.*batch 4.*"
                                                   r"state of step 2, the last finite one"):
             model.fit(nan_after(model, 3), epochs=1, verbose=0,
                       callbacks=[record, backup, NaNGuard(snapshot_every=2)])
@@ -367,7 +367,7 @@ def test_backup_and_guard_under_two_replicas(tmp_path, monkeypatch, capsys):
     images[24:] = np.nan  # global batches of 8: the fourth holds NaN
     monkeypatch.setattr(training.kgan_data, "load",
                         lambda *a, **k: data.from_numpy(images, batch_size=8, shuffle=False))
-    with pytest.raises(DivergenceError, match="diverged step 4"):
+    with pytest.raises(DivergenceError, match="diverged at step 4"):
         training.train("test_vanilla_gan", tmp_path / "nan", **{**args, "steps_per_epoch": 8})
     meta = json.loads((tmp_path / "nan" / "backup" / "training_metadata.json").read_text())
     assert meta["step"] == 2
