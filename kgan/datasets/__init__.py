@@ -11,7 +11,9 @@ One module per data set, registered in ``DERIVED_DATASETS``. Each exposes
 import importlib
 
 #: name -> module path.
-DERIVED_DATASETS = {}
+DERIVED_DATASETS = {
+    "fashion_x4": "kgan.datasets.fashion_x4",
+}
 
 
 def module(name):
