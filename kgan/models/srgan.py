@@ -656,7 +656,9 @@ _RECIPE = dict(
 )
 
 _register("srgan_fashion_x4", "fashion_x4", (28, 28, 1),
-          dict(scale=4, width=32, blocks=6, d_width=16, d_depth=3, d_dense=128), _RECIPE)
+          dict(scale=4, width=32, blocks=6, d_width=16, d_depth=3, d_dense=128), _RECIPE,
+          weights="srgan_fashion_x4.weights.h5",
+          sha256="6982c973550edcfb3b824ef6ba0815dbdea2831da805735f6ebf6f5c1ee04230")
 _register("test_srgan", "fashion_x4", (28, 28, 1),
           dict(scale=4, width=4, blocks=1, d_width=4, d_depth=2, d_dense=8),
           dict(_RECIPE, epochs=1, steps_per_epoch=2,
