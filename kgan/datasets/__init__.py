@@ -16,6 +16,7 @@ DERIVED_DATASETS = {
     "spoken_digits_spectrogram": "kgan.datasets.spoken_digits_spectrogram",
     "fashion_mnist_32": "kgan.datasets.fashion_mnist_32",
     "sneaker2boot": "kgan.datasets.sneaker2boot",
+    "fashion_x4": "kgan.datasets.fashion_x4",
 }
 
 

@@ -6,6 +6,7 @@ from kgan.models import (  # noqa: F401
     dcgan,
     progan,
     specgan,
+    srgan,
     stylegan,
     vanilla_gan,
     wavegan,
@@ -16,10 +17,11 @@ from kgan.models.cyclegan import CycleGAN
 from kgan.models.dcgan import DCGAN
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
+from kgan.models.srgan import SRGAN
 from kgan.models.stylegan import StyleGAN
 from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "CycleGAN", "DCGAN", "ProGAN", "SpecGAN", "StyleGAN", "VanillaGAN", "WGANGP",
-           "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN", "VanillaGAN",
+           "WGANGP", "WaveGAN"]
