@@ -4,9 +4,27 @@ import numpy as np
 import keras
 
 import kgan
+from kgan.translation import ImageTranslator
+
+
+def is_translator(name):
+    """Whether zoo entry ``name`` is an image-to-image model (an ImageTranslator)."""
+    return isinstance(kgan.zoo.create(name), ImageTranslator)
+
+
+def tiny_pairs(model, batch_size=8, n=32, seed=0):
+    """Random (source, target) float pairs in [-1, 1] for image-to-image models."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    source = rng.uniform(-1, 1, (n, *model.source_shape())).astype("float32")
+    target = rng.uniform(-1, 1, (n, *model.image_shape)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((source, target)).batch(batch_size)
 
 
 def tiny_dataset(model, batch_size=8, n=32, seed=0):
+    if isinstance(model, ImageTranslator):
+        return tiny_pairs(model, batch_size, n, seed)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, *model.image_shape), dtype="uint8")
     labels = np.arange(n) % model.num_classes if model.num_classes else None
@@ -14,6 +32,9 @@ def tiny_dataset(model, batch_size=8, n=32, seed=0):
 
 
 def expected_metric_names(model):
+    if isinstance(model, ImageTranslator):  # each family reports its own loss terms
+        return {"d_loss", "g_loss", "d_real_acc", "d_fake_acc"} | {
+            m.name for m in model.metrics}
     names = {"d_loss", "g_loss", "d_real_acc", "d_fake_acc"}
     if model.gp_weight:
         names.add("gp")
@@ -31,6 +52,8 @@ def check_fit(model, steps=2):
 
 
 def check_generate(model):
+    if isinstance(model, ImageTranslator):
+        return check_translate(model)
     images = model.generate(5, seed=3)
     assert images.shape == (5, *model.image_shape)
     assert images.dtype == np.float32
@@ -39,13 +62,34 @@ def check_generate(model):
     assert not np.array_equal(images, model.generate(5, seed=4))
 
 
+def check_translate(model):
+    """translate(): shape, dtype, range, determinism, a single image as a batch of one."""
+    rng = np.random.default_rng(3)
+    sources = rng.uniform(-1, 1, (5, *model.source_shape())).astype("float32")
+    images = model.translate(sources)
+    assert images.shape == (5, *model.image_shape) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images, model.translate(sources))
+    assert not np.array_equal(images[0], images[1])
+    # One image is a batch of one (batch size may change the kernels' rounding only).
+    np.testing.assert_allclose(model.translate(sources[0]), images[:1], atol=1e-5)
+
+
+def sample_outputs(model, seed=1):
+    """What a model makes from fixed inputs: samples, or translations of fixed sources."""
+    if isinstance(model, ImageTranslator):
+        rng = np.random.default_rng(seed)
+        return model.translate(rng.uniform(-1, 1, (4, *model.source_shape())).astype("float32"))
+    return model.generate(4, seed=seed)
+
+
 def check_keras_round_trip(model, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert type(loaded) is type(model)
     assert loaded.compiled and loaded.get_compile_config() == model.get_compile_config()
-    np.testing.assert_array_equal(model.generate(4, seed=1), loaded.generate(4, seed=1))
+    np.testing.assert_array_equal(sample_outputs(model), sample_outputs(loaded))
     restored = type(model).from_config(model.get_config())
     assert restored.latent_dim == model.latent_dim
     assert restored.num_classes == model.num_classes

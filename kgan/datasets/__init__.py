@@ -11,7 +11,9 @@ One module per data set, registered in ``DERIVED_DATASETS``. Each exposes
 import importlib
 
 #: name -> module path.
-DERIVED_DATASETS = {}
+DERIVED_DATASETS = {
+    "edges2fashion": "kgan.datasets.edges2fashion",
+}
 
 
 def module(name):

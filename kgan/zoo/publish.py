@@ -96,6 +96,15 @@ def sample_grid(model, path):
     return save_grid(path, images, rows=rows or 8)
 
 
+def translation_grid(model, dataset, path, n=10):
+    """Image-to-image models: ``source | output | target`` rows for the first ``n`` test
+    pairs of ``dataset``."""
+    from kgan.translation import comparison_images, paired_preview
+
+    images, rows = comparison_images(model, *paired_preview(dataset, n))
+    return save_grid(path, images, rows=rows, scale=3)
+
+
 def publish(model, name, training, metrics=None):
     """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
 
@@ -104,12 +113,18 @@ def publish(model, name, training, metrics=None):
         name: its zoo entry.
         training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
             ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
-        metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor).
+        metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor), or
+            ``kgan.metrics.evaluate_translation``'s for image-to-image models.
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    sample_grid(model, folder / "samples.png")
+    from kgan.translation import ImageTranslator
+
+    if isinstance(model, ImageTranslator):
+        translation_grid(model, cfg.dataset, folder / "samples.png")
+    else:
+        sample_grid(model, folder / "samples.png")
     card = {
         "name": name,
         "family": cfg.family,
