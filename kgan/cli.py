@@ -4,7 +4,8 @@
     kgan info NAME
     kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
-    kgan eval NAME [--n 10000]
+                (image-to-image models: n test sources, rows of source | output | target)
+    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
@@ -92,20 +93,34 @@ def _cmd_sample(args):
     from kgan import zoo
     from kgan.images import sample_images, save_grid
 
+    from kgan.translation import ImageTranslator
+    from kgan.zoo.publish import translation_grid
+
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
+    out = FLAGS.out or f"{name}_samples.png"
+    if isinstance(model, ImageTranslator):  # rows of test source | output | target
+        n = FLAGS.n or 10
+        path = translation_grid(model, zoo.info(name).dataset, out, n)
+        print(f"wrote {n} translations of {name} (source | output | target) to {path}")
+        return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)
-    path = save_grid(FLAGS.out or f"{name}_samples.png", images, rows)
+    path = save_grid(out, images, rows)
     print(f"wrote {n} samples of {name} to {path}")
 
 
 def _cmd_eval(args):
     from kgan import metrics, zoo
 
+    from kgan.translation import ImageTranslator
+
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
-    result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
+    if isinstance(model, ImageTranslator):  # L1 / SSIM / classifier accuracy vs targets
+        result = metrics.evaluate_translation(model, zoo.info(name).dataset, n=FLAGS.n)
+    else:
+        result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
     print(json.dumps(result, indent=2, default=float))
 
 

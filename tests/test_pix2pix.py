@@ -174,3 +174,17 @@ def test_published_entry_draws_the_garments(test_pairs):
     assert scores["ssim"] > scores["identity"]["ssim"] + 0.3, scores
     assert scores["classifier_accuracy"] >= 0.8 * scores["real_accuracy"], scores
     assert abs(scores["l1"] - card["metrics"]["l1"]) < 0.02
+
+
+def test_translation_metrics_and_identity_baseline(test_pairs):
+    from kgan import metrics
+
+    edges, garments, labels = test_pairs
+    scores = metrics.evaluate_translation(fresh(), "edges2fashion", n=64)
+    source, target = (a[:64].astype("float32") / 127.5 - 1 for a in (edges, garments))
+    assert scores["n"] == 64 and scores["classifier"] == "classifier_fashion_mnist"
+    assert scores["identity"]["l1"] == pytest.approx(np.abs(source - target).mean(), rel=1e-5)
+    assert 0 <= scores["ssim"] <= 1 and 0 <= scores["classifier_accuracy"] <= 1
+    assert scores["real_accuracy"] > 0.85  # the classifier knows real (cropped) garments
+    with pytest.raises(ValueError, match="not a two-domain data set"):
+        metrics.evaluate_translation(fresh(), "fashion_mnist", n=64)

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from kgan._validation import check_images
 from kgan.gan import GAN
 from kgan.translation import ImageTranslator
 from kgan.zoo import ZooCfg, register_model
@@ -139,8 +140,6 @@ class Pix2Pix(ImageTranslator, GAN):
     compile_defaults = dict(GAN.compile_defaults, l1_weight=100.0)
 
     def __init__(self, generator, discriminator, seed=0, **kwargs):
-        kwargs.pop("latent_dim", None)
-        kwargs.pop("num_classes", None)
         super().__init__(generator, discriminator, latent_dim=0, num_classes=0, seed=seed,
                          **kwargs)
         self._trackers["l1"] = keras.metrics.Mean(name="l1")
@@ -213,8 +212,6 @@ class Pix2Pix(ImageTranslator, GAN):
             source, target = self._split_pair((x, y))
         else:
             source, target = self._split_pair(x)
-        from kgan._validation import check_images
-
         check_images(source, self.source_shape())
         check_images(target, self.image_shape)
 
