@@ -33,6 +33,16 @@ mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A conversion tha
 float op behind fails instead of shipping a float model labelled int8. The seed signature is
 not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
 
+Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, CycleGAN, SRGAN)
+export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
+SavedModel's ``serving_default`` runs the default direction and every other direction gets
+a signature named after it (CycleGAN's ``b2a``); TFLite writes one file per direction
+(``direction=``, ``<name>_<direction>_<type>.tflite`` for the non-default ones). int8 files
+are calibrated on source images of the entry's data set (``calibration_inputs``, or a
+user's folder of pictures); with ``uint8_io`` they take and return uint8 images, which
+``tools/apply_filter.py`` runs on a PNG. For int8, instance norms are rewritten with ops
+that have int8 kernels (``GroupNormalization``'s own graph keeps float ops).
+
 Example:
     >>> model = kgan.zoo.load("dcgan_mnist")
     >>> kgan.export.export_savedmodel(model, "exported")        # exported/dcgan_mnist/1/

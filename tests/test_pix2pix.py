@@ -188,3 +188,26 @@ def test_translation_metrics_and_identity_baseline(test_pairs):
     assert scores["real_accuracy"] > 0.85  # the classifier knows real (cropped) garments
     with pytest.raises(ValueError, match="not a two-domain data set"):
         metrics.evaluate_translation(fresh(), "fashion_mnist", n=64)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not kgan.zoo.info(PUBLISHED).weights, reason="not published yet")
+def test_published_int8_filter_still_draws_the_garments(tmp_path, test_pairs):
+    """The int8 uint8-IO filter stays close to Keras, and its garments are still recognised
+    at >= 95 % of the float model's rate."""
+    from kgan import classifier, export
+
+    model = kgan.zoo.load(PUBLISHED)
+    path = export.export_tflite(model, tmp_path, "int8", export.calibration_inputs(model, 256),
+                                uint8_io=True)
+    edges, _, labels = test_pairs
+    source = edges[:1000].astype("float32") / 127.5 - 1
+    float_out, int8_out = model.translate(source), export.run_tflite(path, {"source": source})
+    assert np.abs(int8_out - float_out).mean() < 0.03
+    judge = classifier.load_classifier("fashion_mnist")
+
+    def accuracy(images):
+        probs = classifier.predict(judge, edges2fashion.classifier_view(images))
+        return np.mean(probs.argmax(1) == labels[:1000])
+
+    assert accuracy(int8_out) >= 0.95 * accuracy(float_out)
