@@ -290,7 +290,9 @@ PAPER = "Isola, Zhu, Zhou & Efros 2017, arXiv:1611.07004"
 _RECIPE = dict(batch_size=64, epochs=6, compile=dict(loss="non_saturating", l1_weight=100.0))
 
 _register("pix2pix_edges2fashion", "edges2fashion", (32, 32, 1), 1,
-          dict(width=32, depth=4, dropout_levels=2, d_width=32, d_layers=1), _RECIPE)
+          dict(width=32, depth=4, dropout_levels=2, d_width=32, d_layers=1), _RECIPE,
+          weights="pix2pix_edges2fashion.weights.h5",
+          sha256="7c1cd16dad6c85936a6e0dc3310a5a85bc53cfd879c41e6f7c58d5a58e7955c2")
 _register("test_pix2pix", "edges2fashion", (32, 32, 1), 1,
           dict(width=4, depth=3, dropout_levels=1, d_width=4, d_layers=1),
           dict(_RECIPE, epochs=1))
