@@ -23,6 +23,7 @@ import numpy as np
 
 from kgan.images import image_grid, sample_images, save_grid
 from kgan.zoo import _weights
+from kgan.translation import comparison_images
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -48,6 +49,9 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every_n_epochs:
             return
         images, rows = sample_images(self.model, self.n, self.seed)
+        self._write(epoch, images, rows)
+
+    def _write(self, epoch, images, rows):
         if self.out_dir:
             self.last_path = save_grid(self.out_dir / f"epoch_{epoch + 1:04d}.png", images, rows)
         if self.log_dir:
@@ -307,3 +311,21 @@ class NaNGuard(keras.callbacks.Callback):
         if self.raise_error:
             raise self.error
         print(self.error, flush=True)
+
+
+class TranslationGrid(SampleGrid):
+    """``SampleGrid`` for image-to-image models: rows of ``source | output | target`` for
+    fixed ``sources`` / ``targets`` (float [-1, 1]), e.g. from
+    ``kgan.translation.paired_preview(dataset)``."""
+
+    def __init__(self, out_dir=None, sources=None, targets=None, every_n_epochs=1,
+                 log_dir=None):
+        super().__init__(out_dir, n=len(sources), every_n_epochs=every_n_epochs,
+                         log_dir=log_dir)
+        self.sources, self.targets = sources, targets
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs:
+            return
+        images, rows = comparison_images(self.model, self.sources, self.targets)
+        self._write(epoch, images, rows)

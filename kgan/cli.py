@@ -5,9 +5,11 @@
     kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
                [--backup_every BATCHES]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
-    kgan eval NAME [--n 10000]
+                (image-to-image models: n test sources, rows of source | output | target)
+    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
+                [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
 missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; a
@@ -52,6 +54,10 @@ flags.DEFINE_integer("version", 1, "export: SavedModel version directory.", lowe
 flags.DEFINE_boolean("overwrite", False, "export: replace an existing version / file.")
 flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating int8 ranges.",
                      lower_bound=1)
+flags.DEFINE_string("direction", None, "export --tflite: which direction of an image-to-image "
+                    "model to write (default: its first; SavedModels hold every direction).")
+flags.DEFINE_string("calibration_dir", None, "export: int8 calibration images of an "
+                    "image-to-image model from this folder (default: the entry's data set).")
 
 COMMANDS = ("list", "info", "train", "sample", "eval", "export")
 
@@ -95,25 +101,40 @@ def _cmd_sample(args):
     from kgan import zoo
     from kgan.images import sample_images, save_grid
 
+    from kgan.translation import ImageTranslator
+    from kgan.zoo.publish import translation_grid
+
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
+    out = FLAGS.out or f"{name}_samples.png"
+    if isinstance(model, ImageTranslator):  # rows of test source | output | target
+        n = FLAGS.n or 10
+        path = translation_grid(model, zoo.info(name).dataset, out, n)
+        print(f"wrote {n} translations of {name} (source | output | target) to {path}")
+        return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)
-    path = save_grid(FLAGS.out or f"{name}_samples.png", images, rows)
+    path = save_grid(out, images, rows)
     print(f"wrote {n} samples of {name} to {path}")
 
 
 def _cmd_eval(args):
     from kgan import metrics, zoo
 
+    from kgan.translation import ImageTranslator
+
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
-    result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
+    if isinstance(model, ImageTranslator):  # L1 / SSIM / classifier accuracy vs targets
+        result = metrics.evaluate_translation(model, zoo.info(name).dataset, n=FLAGS.n)
+    else:
+        result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
     print(json.dumps(result, indent=2, default=float))
 
 
 def _cmd_export(args):
     from kgan import export
+    from kgan.translation import ImageTranslator
 
     logging.set_verbosity(logging.WARNING)  # TF logs every SavedModel write at INFO
     if len(args) != 1:
@@ -124,20 +145,30 @@ def _cmd_export(args):
         raise ValueError("--quantize applies to --tflite only.")
     if FLAGS.tflite and FLAGS["version"].present:
         raise ValueError("--version applies to --savedmodel only.")
+    if FLAGS.savedmodel and FLAGS.direction:
+        raise ValueError("--direction applies to --tflite only: SavedModels hold every "
+                         "direction as its own signature.")
     model = export.load_exportable(args[0])
+    translator = isinstance(model, ImageTranslator)
+    if (FLAGS.direction or FLAGS.calibration_dir) and not translator:
+        raise ValueError("--direction and --calibration_dir apply to image-to-image models; "
+                         f"{args[0]} generates from latents.")
     out = FLAGS.out or "exported"
     if FLAGS.savedmodel:
         path = export.export_savedmodel(model, out, FLAGS.version, FLAGS.uint8_io,
                                         FLAGS.overwrite)
         print(f"wrote {export.write_models_config(out)}")
     else:
-        data = (export.calibration_inputs(model, FLAGS.calibration_samples)
+        extra = (dict(direction=FLAGS.direction, folder=FLAGS.calibration_dir) if translator
+                 else {})
+        data = (export.calibration_inputs(model, FLAGS.calibration_samples, **extra)
                 if FLAGS.quantize == "int8" else None)
         path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
-                                    FLAGS.overwrite)
-    stats = export.compare(model, path)
+                                    FLAGS.overwrite, direction=FLAGS.direction)
+    stats = export.compare(model, path, direction=FLAGS.direction)
+    what = "test images" if translator else "latents"
     print(f"wrote {path} ({export.size_bytes(path) / 1024:.0f} KiB); against Keras on 32 "
-          f"latents: mean |error| {stats['mean_abs_error']:.2g}, max {stats['max_abs_error']:.2g}"
+          f"{what}: mean |error| {stats['mean_abs_error']:.2g}, max {stats['max_abs_error']:.2g}"
           f"; {stats['ms_per_image']:.2f} ms per image (batch 1)")
 
 

@@ -33,6 +33,16 @@ mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A conversion tha
 float op behind fails instead of shipping a float model labelled int8. The seed signature is
 not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
 
+Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, CycleGAN, SRGAN)
+export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
+SavedModel's ``serving_default`` runs the default direction and every other direction gets
+a signature named after it (CycleGAN's ``b2a``); TFLite writes one file per direction
+(``direction=``, ``<name>_<direction>_<type>.tflite`` for the non-default ones). int8 files
+are calibrated on source images of the entry's data set (``calibration_inputs``, or a
+user's folder of pictures); with ``uint8_io`` they take and return uint8 images, which
+``tools/apply_filter.py`` runs on a PNG. For int8, instance norms are rewritten with ops
+that have int8 kernels (``GroupNormalization``'s own graph keeps float ops).
+
 Example:
     >>> model = kgan.zoo.load("dcgan_mnist")
     >>> kgan.export.export_savedmodel(model, "exported")        # exported/dcgan_mnist/1/
@@ -56,8 +66,9 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import zoo
-from kgan._validation import check_labels, check_latents
+from kgan._validation import check_images, check_labels, check_latents
 from kgan.gan import GAN
+from kgan.translation import ImageTranslator
 
 QUANTIZATIONS = ("none", "float16", "int8")
 SERVING_SIGNATURE = "serving_default"
@@ -118,18 +129,57 @@ def _seed_latents(seeds, latent_dim):
         seeds, fn_output_signature=tf.float32)
 
 
-def calibration_inputs(model, n=256, seed=0):
+def calibration_inputs(model, n=256, seed=0, direction=None, split="train", folder=None):
     """Inputs like the ones the model sees: ``{"latent": N(0, I) (n, latent_dim)}`` plus
     ``"label"`` cycling through the classes for conditional models. Used as int8
-    ``representative_data`` and to compare exports with Keras."""
+    ``representative_data`` and to compare exports with Keras.
+
+    Image-to-image models (:class:`kgan.translation.ImageTranslator`) get
+    ``{"source": (n, H, W, C)}``: ``n`` source images of ``direction`` from the entry's data
+    set ``split``, or from the image files in ``folder`` (resized and converted like
+    ``tools/apply_filter.py`` does).
+    """
+    if isinstance(model, ImageTranslator):
+        if folder is not None:
+            return {"source": folder_images(folder, model.source_shape(direction), n)}
+        return {"source": model.sample_sources(n, direction, split=split, seed=seed)}
     inputs = {"latent": check_latents(None, n, model.latent_dim, seed)}
     if model.conditional:
         inputs["label"] = check_labels(None, n, model.num_classes, required=False)
     return inputs
 
 
-def _check_inputs(model, inputs, what):
-    """Validates a ``{"latent": ..., ["label": ...]}`` dict and returns it as numpy arrays."""
+def folder_images(folder, shape, n=None):
+    """Up to ``n`` images (PNG / JPEG / BMP, sorted by name) from ``folder``, resized to
+    ``shape`` ``(H, W, C)`` with bilinear filtering and converted to grey (C=1) or RGB
+    (C=3), as float32 in [-1, 1]."""
+    from PIL import Image
+
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))[:n]
+    if not files:
+        raise ValueError(f"{folder} holds no .png/.jpg/.bmp images to calibrate with.")
+    mode = {1: "L", 3: "RGB"}.get(shape[-1])
+    if mode is None:
+        raise ValueError(f"Folder images can feed 1- or 3-channel filters; this one wants "
+                         f"{shape[-1]} channels.")
+    images = [np.asarray(Image.open(f).convert(mode).resize((shape[1], shape[0]),
+                                                            Image.BILINEAR), "float32")
+              for f in files]
+    return np.stack(images).reshape(len(files), *shape) / 127.5 - 1.0
+
+
+def _check_inputs(model, inputs, what, direction=None):
+    """Validates a ``{"latent": ..., ["label": ...]}`` (or ``{"source": ...}``) dict and
+    returns it as numpy arrays."""
+    if isinstance(model, ImageTranslator):
+        if not isinstance(inputs, dict) or set(inputs) != {"source"}:
+            got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError(f"{what} must be a dict with the key 'source' (see "
+                             f"kgan.export.calibration_inputs); received {got}.")
+        source = np.asarray(inputs["source"])
+        check_images(source, model.source_shape(direction))
+        return {"source": source.astype("float32")}
     expected = {"latent", "label"} if model.conditional else {"latent"}
     if not isinstance(inputs, dict) or set(inputs) != expected:
         got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
@@ -144,17 +194,29 @@ def _check_inputs(model, inputs, what):
     return checked
 
 
-def _input_specs(model):
+def _input_specs(model, direction=None):
+    if isinstance(model, ImageTranslator):
+        shape = [None, *model.source_shape(direction)]
+        return [tf.TensorSpec(shape, tf.float32, name="source")]
     specs = [tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent")]
     if model.conditional:
         specs.append(tf.TensorSpec([None], tf.int32, name="label"))
     return specs
 
 
+def _network(model, direction=None):
+    """The model that is exported: the generator, or a translator's filter."""
+    if isinstance(model, ImageTranslator):
+        return model.filter_model(model.check_direction(direction))
+    return model.generator
+
+
 def _image(model, latent, label=None, generator=None):
-    """The generator's images, clipped to [-1, 1] like ``GAN.generate``."""
+    """The generator's images (a translator's outputs for source images ``latent``),
+    clipped to [-1, 1] like ``GAN.generate`` / ``translate``."""
     generator = generator or model.generator
-    x = generator([latent, label] if model.conditional else latent, training=False)
+    conditional = model.conditional and not isinstance(model, ImageTranslator)
+    x = generator([latent, label] if conditional else latent, training=False)
     return tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
 
 
@@ -169,12 +231,38 @@ class _ClippedTanh(keras.layers.Layer):
         return keras.ops.tanh(keras.ops.clip(x, -_TANH_INPUT_LIMIT, _TANH_INPUT_LIMIT))
 
 
+class _InstanceNorm(keras.layers.Layer):
+    """Instance norm written with ops TFLite has int8 kernels for (mean, subtract, square,
+    rsqrt, multiply, add); ``GroupNormalization``'s own graph leaves float ops behind."""
+
+    def __init__(self, epsilon, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), name="gamma")
+        self.beta = self.add_weight(shape=(input_shape[-1],), name="beta")
+
+    def call(self, x):
+        centered = x - keras.ops.mean(x, axis=(1, 2), keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=(1, 2), keepdims=True)
+        return centered * keras.ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+
+def _is_instance_norm(layer):
+    return (isinstance(layer, keras.layers.GroupNormalization) and layer.center and layer.scale
+            and layer.groups in (-1, layer.input.shape[-1]) and len(layer.input.shape) == 4)
+
+
 def _int8_friendly(generator):
-    """A copy of ``generator`` (current weights) whose tanh layers clip their input first."""
+    """A copy of ``generator`` (current weights) whose tanh layers clip their input first
+    and whose instance norms use int8-convertible ops."""
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, keras.layers.Activation) and config["activation"] == "tanh":
             return _ClippedTanh(name=layer.name, dtype=layer.dtype_policy)
+        if _is_instance_norm(layer):
+            return _InstanceNorm(layer.epsilon, name=layer.name, dtype=layer.dtype_policy)
         return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(generator, clone_function=clone)
@@ -226,6 +314,9 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
 
 
 def _serving_archive(model, uint8_io):
+    if isinstance(model, ImageTranslator):
+        return _filter_archive(model, uint8_io)
+
     def outputs(latent, label):
         image = _image(model, latent, label)
         return {"image": image, "image_uint8": _to_uint8(image)} if uint8_io else {"image": image}
@@ -243,6 +334,26 @@ def _serving_archive(model, uint8_io):
     archive.add_endpoint(
         SEED_SIGNATURE, tf.function(from_seed),
         input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), *specs[1:]])
+    return archive
+
+
+def _filter_archive(model, uint8_io):
+    """Image-to-image models: ``serving_default`` runs the default direction and every
+    other direction gets a signature of its own name (CycleGAN's ``b2a``); each maps
+    ``source`` float32 ``(None, H, W, C)`` in [-1, 1] to ``image`` (+ ``image_uint8``)."""
+    def endpoint(network):
+        def serve(source):
+            image = _image(model, source, generator=network)
+            return ({"image": image, "image_uint8": _to_uint8(image)} if uint8_io
+                    else {"image": image})
+        return tf.function(serve)
+
+    archive = keras.export.ExportArchive()
+    for i, direction in enumerate(model.directions):
+        network = model.filter_model(direction)
+        archive.track(network)
+        archive.add_endpoint(SERVING_SIGNATURE if i == 0 else direction, endpoint(network),
+                             input_signature=_input_specs(model, direction))
     return archive
 
 
@@ -283,8 +394,11 @@ def write_models_config(out_dir, base_path="/models"):
 
 # ---------------------------------------------------------------------------- TFLite
 def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
-                  overwrite=False, name=None):
+                  overwrite=False, name=None, direction=None):
     """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
+
+    Image-to-image models export one filter per file: ``source`` -> ``image``, the default
+    direction as ``<name>_<quantize>...``, any other as ``<name>_<direction>_<quantize>...``.
 
     Args:
         model: a ``kgan.GAN``.
@@ -293,7 +407,8 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         representative_data: for ``"int8"`` only, and required there: calibration inputs
             ``{"latent": (n, latent_dim)[, "label": (n,)]}`` such as
             ``calibration_inputs(model)``.
-        uint8_io: int8 only: uint8 latent input and image output.
+        uint8_io: int8 only: uint8 latent (source image) input and image output.
+        direction: image-to-image models: which direction to export (None: the default).
         overwrite: replace an existing file (otherwise FileExistsError).
         name: file name stem; defaults to ``model.name``.
 
@@ -316,11 +431,20 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     if quantize != "int8" and (representative_data is not None or uint8_io):
         raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
     if representative_data is not None:
-        representative_data = _check_inputs(model, representative_data, "representative_data")
+        representative_data = _check_inputs(model, representative_data, "representative_data",
+                                            direction)
+    stem = _check_name(name or model.name)
+    if isinstance(model, ImageTranslator):
+        direction = model.check_direction(direction)
+        if direction != model.directions[0]:
+            stem = f"{stem}_{direction}"
+    elif direction is not None:
+        raise ValueError(f"direction applies to image-to-image models; {model.name} generates "
+                         f"from latents (received direction={direction!r}).")
     suffix = "_uint8" if uint8_io else ""
-    path = Path(out_dir) / f"{_check_name(name or model.name)}_{_file_tag(quantize)}{suffix}.tflite"
+    path = Path(out_dir) / f"{stem}_{_file_tag(quantize)}{suffix}.tflite"
     _refuse_existing(path, overwrite)
-    content = _convert(model, quantize, representative_data, uint8_io)
+    content = _convert(model, quantize, representative_data, uint8_io, direction)
     if quantize == "int8":
         _check_integer_only(content)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -334,7 +458,7 @@ def _file_tag(quantize):
     return "float32" if quantize == "none" else quantize
 
 
-def _convert(model, quantize, representative_data, uint8_io):
+def _convert(model, quantize, representative_data, uint8_io, direction=None):
     """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes)."""
     def serve(*inputs):
         image = _image(model, *inputs, generator=generator)
@@ -343,11 +467,12 @@ def _convert(model, quantize, representative_data, uint8_io):
         return {"image": image}
 
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
-        generator = _int8_friendly(model.generator) if quantize == "int8" else model.generator
+        network = _network(model, direction)
+        generator = _int8_friendly(network) if quantize == "int8" else network
         archive = keras.export.ExportArchive()
         archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
-                             input_signature=_input_specs(model))
+                             input_signature=_input_specs(model, direction))
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, [SERVING_SIGNATURE])
         _configure(converter, quantize, representative_data, uint8_io)
@@ -363,7 +488,7 @@ def _configure(converter, quantize, representative_data, uint8_io):
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
         return
-    n = len(representative_data["latent"])
+    n = len(next(iter(representative_data.values())))
     converter.representative_dataset = lambda: (
         {k: v[i:i + 1] for k, v in representative_data.items()} for i in range(n))
     # Builtin int8 kernels only: an op without one fails the conversion instead of
@@ -401,7 +526,8 @@ def _interpreter(content, num_threads=None):
 def run_tflite(path, inputs, num_threads=1):
     """Runs a kgan ``.tflite`` file; returns float32 images in [-1, 1].
 
-    ``inputs`` holds float latents (and int labels) whatever the file's types: uint8/int8
+    ``inputs`` holds float latents (and int labels), or ``source`` images of a filter,
+    whatever the file's types: uint8/int8
     inputs are quantized and outputs dequantized with the file's own parameters.
     """
     return _tflite_runner(path, num_threads)(inputs)
@@ -433,23 +559,38 @@ def _dequantize(values, detail):
 
 
 # ---------------------------------------------------------------------------- checks
-def compare(model, path, n=32, seed=0):
-    """Compares an export with ``model.generate`` on ``n`` fresh latents.
+def compare(model, path, n=32, seed=0, direction=None, inputs=None):
+    """Compares an export with ``model.generate`` on ``n`` fresh latents (image-to-image
+    models: with ``model.translate`` on ``n`` test-split sources of ``direction``).
 
     Args:
         path: a ``.tflite`` file or a SavedModel version directory.
+        direction: image-to-image models: the direction the file (or the SavedModel
+            signature compared) translates; None: the default.
+        inputs: what to compare on (default: ``calibration_inputs`` of ``n`` and ``seed``;
+            for image-to-image models from the test split).
 
     Returns:
         dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units) and
         ``ms_per_image``, the median latency of one-image calls (TFLite on one thread).
     """
-    inputs = calibration_inputs(model, n, seed)
-    expected = model.generate(z=inputs["latent"], labels=inputs.get("label"))
-    run = _runner(path)
+    if isinstance(model, ImageTranslator):
+        direction = model.check_direction(direction)
+        if inputs is None:
+            inputs = calibration_inputs(model, n, seed, direction, split="test")
+        inputs = _check_inputs(model, inputs, "inputs", direction)
+        expected = model.translate(inputs["source"], direction)
+        signature = (SERVING_SIGNATURE if direction == model.directions[0] else direction)
+    else:
+        inputs = _check_inputs(model, calibration_inputs(model, n, seed) if inputs is None
+                               else inputs, "inputs")
+        expected = model.generate(z=inputs["latent"], labels=inputs.get("label"))
+        signature = SERVING_SIGNATURE
+    run = _runner(path, signature)
     actual = run(inputs)
     error = np.abs(actual - expected)
     times = []
-    for i in range(min(n, 16)):
+    for i in range(min(len(expected), 16)):
         one = {k: v[i:i + 1] for k, v in inputs.items()}
         start = time.perf_counter()
         run(one)
@@ -461,12 +602,12 @@ def compare(model, path, n=32, seed=0):
     }
 
 
-def _runner(path):
+def _runner(path, signature_name=SERVING_SIGNATURE):
     """A function running an export on an inputs dict, loaded once so timings exclude it."""
     path = Path(path)
     if path.suffix == ".tflite":
         return _tflite_runner(path, num_threads=1)
-    signature = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    signature = tf.saved_model.load(str(path)).signatures[signature_name]
     return lambda feed: signature(**{k: tf.constant(v) for k, v in feed.items()})["image"].numpy()
 
 

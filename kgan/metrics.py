@@ -743,3 +743,57 @@ def real_floor(dataset_name, n=10000, extractor="classifier", batch_size=250, se
                      ext, kid_subsets, kid_subset_size, k, seed)
     result["classifier"] = clf_id
     return result
+
+
+# ---------------------------------------------------------------------------- image-to-image
+def evaluate_translation(model, dataset_name, split="test", n=None, direction=None,
+                         batch_size=250):
+    """Scores an image-to-image model on a paired data set's ``split`` against its targets.
+
+    Returns a dict with, for the model's outputs and for the *identity* baseline (the source
+    image handed back unchanged, e.g. the edge map itself):
+
+    * ``l1``: mean absolute error to the target in [-1, 1] units (pix2pix's L1 term);
+    * ``ssim``: mean structural similarity (``tf.image.ssim`` on [0, 1] images, 11x11
+      Gaussian window, Wang et al. 2004);
+    * ``classifier_accuracy``: when the data set names a project classifier
+      (``CLASSIFIER_DATASET``), how often it recognises the target's class in the outputs;
+      ``real_accuracy`` is its accuracy on the real targets, the ceiling.
+    """
+    import tensorflow as tf
+
+    from kgan import classifier as kgan_classifier
+    from kgan.datasets import module
+    from kgan.translation import _paired_arrays
+
+    (sources, targets), labels = _paired_arrays(dataset_name, split, None)
+    if n is not None:
+        _check_n(n)
+        sources, targets, labels = sources[:n], targets[:n], labels[:n]
+    sources, targets = (kgan_classifier.to_signed_unit(a) for a in (sources, targets))
+    outputs = model.translate(sources, direction, batch_size=batch_size)
+
+    def scores(images):
+        ssim = tf.image.ssim(tf.constant((images + 1) / 2), tf.constant((targets + 1) / 2),
+                             max_val=1.0)
+        return {"l1": float(np.mean(np.abs(images - targets))),
+                "ssim": float(np.mean(ssim.numpy()))}
+
+    result = {"dataset": dataset_name, "split": split, "n": len(sources),
+              **scores(outputs), "identity": scores(sources)}
+    data = module(dataset_name)
+    if getattr(data, "CLASSIFIER_DATASET", None):
+        net = kgan_classifier.load_classifier(data.CLASSIFIER_DATASET)
+
+        def accuracy(images):
+            view = data.classifier_view(images)
+            if view.shape[-1] != net.input_shape[-1]:
+                view = np.repeat(view, net.input_shape[-1], axis=-1)
+            probs = kgan_classifier.predict(net, view, batch_size)
+            return float(np.mean(np.argmax(probs, axis=-1) == labels))
+
+        result["classifier_accuracy"] = accuracy(outputs)
+        result["identity"]["classifier_accuracy"] = accuracy(sources)
+        result["real_accuracy"] = accuracy(targets)
+        result["classifier"] = f"classifier_{data.CLASSIFIER_DATASET}"
+    return result

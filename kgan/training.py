@@ -24,6 +24,7 @@ import keras
 from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import distribute, zoo
+from kgan.translation import ImageTranslator, paired_preview
 from kgan.zoo import _weights
 
 
@@ -59,12 +60,16 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
         labels=model.num_classes > 0, seed=recipe.get("seed", 0))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, ImageTranslator):
+        samples = kgan_callbacks.TranslationGrid(out / "samples", *paired_preview(cfg.dataset))
+    else:
+        samples = kgan_callbacks.SampleGrid(out / "samples", n=64 if not model.num_classes
+                                            else 80, seed=recipe.get("seed", 0))
     callbacks = [
         kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
         kgan_callbacks.BackupAndRestore(out / "backup", save_freq=backup_every or "epoch",
                                         delete_checkpoint=False),
-        kgan_callbacks.SampleGrid(out / "samples", n=64 if not model.num_classes else 80,
-                                  seed=recipe.get("seed", 0)),
+        samples,
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     start = time.time()

@@ -71,3 +71,59 @@ class ImageTranslator:
                 for i in range(0, len(images), batch_size)
             ]
         return np.clip(np.concatenate(outputs).astype("float32"), -1.0, 1.0)
+
+    def sample_sources(self, n, direction=None, split="train", seed=0, dataset=None):
+        """``n`` source images for ``direction`` (float32 [-1, 1]) drawn with ``seed`` from
+        ``dataset`` (default: the zoo entry's), e.g. to calibrate an int8 export.
+
+        Paired data sets give ``((a, b), labels)``: the first direction reads ``a``, the
+        second ``b``.
+        """
+        from kgan import zoo
+
+        direction = self.check_direction(direction)
+        if dataset is None:
+            if self.name not in zoo.list_models():
+                raise ValueError(
+                    f"{self.name} is not a zoo entry, so its data set is unknown: pass "
+                    "dataset= (a kgan.data name) or your own source images.")
+            dataset = zoo.info(self.name).dataset
+        (a, b), _ = _paired_arrays(dataset, split, None)
+        images = (a, b)[self.directions.index(direction)]
+        if not 1 <= int(n) <= len(images):
+            raise ValueError(f"n must be in [1, {len(images)}]; received {n!r}.")
+        pick = np.random.default_rng(seed).choice(len(images), int(n), replace=False)
+        return images[np.sort(pick)].astype("float32") / 127.5 - 1.0
+
+
+def paired_preview(dataset, n=8, split="test", data_dir=None):
+    """The first ``n`` ``(sources, targets)`` of a paired data set's ``split``, float32 in
+    [-1, 1]: fixed inputs for sample grids (``input | output | target``)."""
+    (sources, targets), _ = _paired_arrays(dataset, split, data_dir)
+    return tuple(np.asarray(a[:n], "float32") / 127.5 - 1.0 for a in (sources, targets))
+
+
+def _paired_arrays(dataset, split, data_dir):
+    """``((a, b), labels)`` uint8 arrays of a two-domain data set of ``kgan.datasets``."""
+    from kgan.datasets import DERIVED_DATASETS, module
+
+    arrays = module(dataset).load_arrays(split, data_dir) if dataset in DERIVED_DATASETS else None
+    if not (isinstance(arrays, tuple) and isinstance(arrays[0], tuple)):
+        raise ValueError(
+            f"{dataset!r} is not a two-domain data set ((a, b), labels) of kgan.datasets; "
+            "image-to-image tools need one such as 'edges2fashion'.")
+    return arrays
+
+
+def comparison_images(model, sources, targets, direction=None):
+    """``(images, rows)`` for ``kgan.images.save_grid``: one row per example with the
+    source, the model's output and the target side by side (grey sources are repeated to
+    the output's channels)."""
+    outputs = model.translate(sources, direction)
+    channels = outputs.shape[-1]
+
+    def fit(x):
+        return np.repeat(x, channels, axis=-1) if x.shape[-1] != channels else x
+
+    triplets = np.stack([fit(sources), outputs, fit(targets)], axis=1)
+    return triplets.reshape(-1, *outputs.shape[1:]), len(sources)

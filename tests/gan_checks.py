@@ -8,7 +8,7 @@ from kgan.translation import ImageTranslator
 
 
 def is_translator(name):
-    """Whether zoo entry ``name`` is an image-to-image model (checked with translate)."""
+    """Whether zoo entry ``name`` is an image-to-image model (an ImageTranslator)."""
     return isinstance(kgan.zoo.create(name), ImageTranslator)
 
 
@@ -70,7 +70,7 @@ def check_generate(model):
 
 
 def check_translate(model):
-    """translate(): shape, range, determinism, and a ValueError from generate()."""
+    """translate(): shape, dtype, range, determinism, a single image as a batch of one."""
     rng = np.random.default_rng(3)
     sources = rng.uniform(-1, 1, (5, *model.source_shape())).astype("float32")
     images = model.translate(sources)
@@ -78,8 +78,8 @@ def check_translate(model):
     assert images.min() >= -1.0 and images.max() <= 1.0
     np.testing.assert_array_equal(images, model.translate(sources))
     assert not np.array_equal(images[0], images[1])
-    # A batch of one may take other conv kernels (oneDNN): equal up to float rounding.
-    np.testing.assert_allclose(model.translate(sources[0]), images[:1], atol=1e-6)
+    # One image is a batch of one (batch size may change the kernels' rounding only).
+    np.testing.assert_allclose(model.translate(sources[0]), images[:1], atol=1e-5)
 
 
 def sample_outputs(model, seed=1):

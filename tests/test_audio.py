@@ -9,7 +9,7 @@ import kgan
 from kgan import audio
 from kgan.datasets import spoken_digits, spoken_digits_spectrogram
 from kgan.layers import PhaseShuffle
-from kgan.models import SpecGAN, WaveGAN
+from kgan.models import WaveGAN
 from kgan.zoo import _weights, publish
 
 

@@ -4,6 +4,12 @@
     python tools/export.py cgan_mnist --savedmodel --uint8_io --version 2
     python tools/export.py dcgan_mnist --tflite --quantize int8      # dcgan_mnist_int8.tflite
     python tools/export.py runs/my_gan.keras --tflite --quantize float16 --out phone/
+    python tools/export.py pix2pix_edges2fashion --tflite --quantize int8 --uint8_io
+    python tools/export.py cyclegan_NAME --tflite --direction b2a   # one file per direction
+    python tools/export.py pix2pix_edges2fashion --tflite --quantize int8 --calibration_dir pics/
+
+Image-to-image entries export as image-in, image-out filters; run one on a PNG with
+``python tools/apply_filter.py FILTER.tflite in.png out.png``.
 
 The same as ``kgan export``; see kgan/export.py for the signatures and formats and
 docs/serving.md for TF Serving. SavedModel exports also (re)write OUT/models.config. After

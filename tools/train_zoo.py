@@ -10,7 +10,8 @@ runs/<name>/backup when killed). On a GPU machine without TensorFlow,
 tools/train_zoo_jax.py trains the same recipe on Keras' JAX backend; --from_run loads its
 weights here, checks the images match the run's, and publishes them. Publishing writes the
 weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
-split, and the real train-vs-test floor); paste the printed sha256 into the entry's
+split, and the real train-vs-test floor; image-to-image models: L1, SSIM and classifier
+accuracy on the test pairs with the identity baseline); paste the printed sha256 into the entry's
 registration, which loading checks.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from absl import app, flags
 
 from kgan import metrics, training, zoo
+from kgan.translation import ImageTranslator
 from kgan.zoo import publish
 
 FLAGS = flags.FLAGS
@@ -49,7 +51,9 @@ def main(argv):
         if not FLAGS.publish:
             return
     scores = None
-    if FLAGS.eval_n:
+    if FLAGS.eval_n and isinstance(model, ImageTranslator):
+        scores = metrics.evaluate_translation(model, cfg.dataset, n=FLAGS.eval_n)
+    elif FLAGS.eval_n:
         scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
         floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)
         scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "inception_score",

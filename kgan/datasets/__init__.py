@@ -17,6 +17,7 @@ DERIVED_DATASETS = {
     "fashion_mnist_32": "kgan.datasets.fashion_mnist_32",
     "sneaker2boot": "kgan.datasets.sneaker2boot",
     "fashion_x4": "kgan.datasets.fashion_x4",
+    "edges2fashion": "kgan.datasets.edges2fashion",
 }
 
 

@@ -4,6 +4,7 @@ from kgan.models import (  # noqa: F401
     cgan,
     cyclegan,
     dcgan,
+    pix2pix,
     progan,
     specgan,
     srgan,
@@ -15,6 +16,7 @@ from kgan.models import (  # noqa: F401
 from kgan.models.cgan import CGAN
 from kgan.models.cyclegan import CycleGAN
 from kgan.models.dcgan import DCGAN
+from kgan.models.pix2pix import Pix2Pix
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
 from kgan.models.srgan import SRGAN
@@ -23,5 +25,5 @@ from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "CycleGAN", "DCGAN", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN", "VanillaGAN",
-           "WGANGP", "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN",
+           "VanillaGAN", "WGANGP", "WaveGAN"]

@@ -120,6 +120,15 @@ def write_wav_samples(model, folder, n=10):
     return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
 
 
+def translation_grid(model, dataset, path, n=10):
+    """Image-to-image models: ``source | output | target`` rows for the first ``n`` test
+    pairs of ``dataset``."""
+    from kgan.translation import comparison_images, paired_preview
+
+    images, rows = comparison_images(model, *paired_preview(dataset, n))
+    return save_grid(path, images, rows=rows, scale=3)
+
+
 def publish(model, name, training, metrics=None, samples=None):
     """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
 
@@ -128,14 +137,22 @@ def publish(model, name, training, metrics=None, samples=None):
         name: its zoo entry.
         training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
             ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
-        metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor).
-        samples: ``samples(model, path)`` writing ``samples.png`` (default
-            :func:`sample_grid`; image translators show inputs next to outputs).
+        metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor), or
+            ``kgan.metrics.evaluate_translation``'s for image-to-image models.
+        samples: ``samples(model, path)`` writing ``samples.png`` (default: an image
+            translator's ``source | output | target`` rows, or :func:`sample_grid`).
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    (samples or sample_grid)(model, folder / "samples.png")
+    from kgan.translation import ImageTranslator
+
+    if samples is not None:
+        samples(model, folder / "samples.png")
+    elif isinstance(model, ImageTranslator):
+        translation_grid(model, cfg.dataset, folder / "samples.png")
+    else:
+        sample_grid(model, folder / "samples.png")
     card = {
         "name": name,
         "family": cfg.family,
