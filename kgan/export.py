@@ -294,7 +294,7 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
         FileExistsError: the version directory exists and ``overwrite`` is False.
         ValueError: a bad ``version`` or ``name``.
     """
-    _check_model(model)
+    _check_model(model, "savedmodel")
     name = _check_name(name or model.name)
     if isinstance(version, bool) or int(version) != version or version < 1:
         raise ValueError(f"version must be a positive integer; received {version!r}.")
@@ -421,9 +421,9 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
             ``representative_data``, or ``representative_data`` / ``uint8_io`` without int8.
         RuntimeError: the int8 model would keep float tensors inside (not written).
     """
-    _check_model(model)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
+    _check_model(model, f"tflite-{quantize}")
     if quantize == "int8" and representative_data is None:
         raise ValueError(
             "int8 quantization needs representative_data to calibrate the value ranges, "
@@ -620,9 +620,21 @@ def size_bytes(path):
 
 
 # ---------------------------------------------------------------------------- helpers
-def _check_model(model):
+def _check_model(model, fmt):
+    """Refuses non-GANs, and formats a family declares it cannot export to yet
+    (``export_unsupported``: format -> reason; formats ``"savedmodel"``, ``"tflite-none"``,
+    ``"tflite-float16"``, ``"tflite-int8"``) rather than writing a wrong file."""
     if not isinstance(model, GAN):
         raise TypeError(f"Expected a kgan.GAN to export; received {type(model).__name__}.")
+    reason = getattr(model, "export_unsupported", {}).get(fmt)
+    if reason:
+        supported = [f for f in EXPORT_FORMATS if f not in model.export_unsupported]
+        raise ValueError(f"{model.name} cannot be exported as {fmt}: {reason} Supported for "
+                         f"{type(model).__name__}: {', '.join(supported) or 'none yet'}.")
+
+
+#: Every format ``_check_model`` knows.
+EXPORT_FORMATS = ("savedmodel", "tflite-none", "tflite-float16", "tflite-int8")
 
 
 def _check_name(name):

@@ -108,6 +108,13 @@ class SpecGAN(GAN):
     """
 
     modality = "audio"
+    #: Formats kgan.export refuses (with the reason) instead of writing a wrong file: the
+    #: generator makes normalised spectrograms, generate() returns Griffin-Lim waveforms.
+    export_unsupported = dict.fromkeys(
+        ("savedmodel", "tflite-none", "tflite-float16", "tflite-int8"),
+        "its generator makes spectrograms and generate() inverts them with Griffin-Lim; an "
+        "export with Griffin-Lim in the graph is not implemented yet.")
+
     compile_defaults = dict(GAN.compile_defaults, loss="non_saturating", r1_weight=1.0)
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0,

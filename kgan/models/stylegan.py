@@ -137,6 +137,14 @@ class StyleGAN(GAN):
     Generative Adversarial Networks", CVPR.
     """
 
+    #: Formats kgan.export refuses (with the reason) instead of writing a wrong file.
+    export_unsupported = {
+        "tflite-float16": "the mapping network's pixel norm and AdaIN overflow to NaN in "
+                          "float16; use quantize='none'.",
+        "tflite-int8": "pixel normalization of the latent (square, mean, rsqrt) stays in float "
+                       "under full-integer quantization; use quantize='none'.",
+    }
+
     compile_defaults = dict(GAN.compile_defaults, loss="non_saturating", learning_rate=2e-3,
                             beta_1=0.0, beta_2=0.99, r1_weight=0.1, ema_decay=0.999)
 
