@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import kgan
 from kgan import metrics
 
 
@@ -253,3 +254,12 @@ def test_real_floor_is_small(kgan_home, monkeypatch):
     assert floor["precision"] > 0.5 and floor["recall"] > 0.5
     assert abs(floor["kid_mean"]) < 0.05
     assert floor["label_accuracy"] > 0.95
+
+
+def test_padded_data_set_is_scored_on_its_base_protocol_with_the_border_cropped():
+    model = kgan.zoo.load("test_stylegan", pretrained=False)
+    assert model.image_shape == (32, 32, 1)
+    scores = metrics.evaluate(model, "fashion_mnist_32", n=40, kid_subsets=2, kid_subset_size=20)
+    assert np.isfinite(scores["fid"]) and scores["n"] == 40
+    with pytest.raises(ValueError, match=r"generates images of shape \(32, 32, 1\)"):
+        metrics.evaluate(model, "fashion_mnist", n=40)
