@@ -28,6 +28,8 @@ gain from, and a fixed graph keeps the short GPU budget for training. The discri
 ProGAN's (equalized learning rate, minibatch stddev) without the fade-ins.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -210,6 +212,34 @@ class StyleGAN(GAN):
         return self._synthesize(z_a, z_b, int(crossover), truncation_psi, noise_mode,
                                 batch_size)
 
+    def card_figures(self, folder, seed=2024, n=6):
+        """Writes the StyleGAN card's figures into ``folder`` and returns their file names.
+
+        * ``style_mixing.png``: row i takes its coarse styles (layers < 4: pose, shape) from
+          source A_i and its fine styles (layers >= 4: texture, shading) from source B_j in
+          column j; the first row and column show the sources themselves.
+        * ``truncation.png``: the same latents at psi = 1.0, 0.8, ..., 0.0 (one column each),
+          collapsing towards the mean style.
+        """
+        from kgan.images import save_grid
+
+        folder = Path(folder)
+        rng = np.random.default_rng(seed)
+        z_a = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        z_b = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        blank = -np.ones((1, *self.image_shape), "float32")
+        sources_a = self.generate(z=z_a)
+        sources_b = self.generate(z=z_b)
+        rows = [np.concatenate([blank, sources_b])]
+        for i in range(n):
+            mixed = self.style_mix(np.repeat(z_a[i:i + 1], n, 0), z_b, crossover=4)
+            rows.append(np.concatenate([sources_a[i:i + 1], mixed]))
+        save_grid(folder / "style_mixing.png", np.concatenate(rows), rows=n + 1)
+        psis = np.linspace(1.0, 0.0, 6)
+        strip = np.stack([self.generate(z=z_a, truncation_psi=float(p)) for p in psis], axis=1)
+        save_grid(folder / "truncation.png", strip.reshape(-1, *self.image_shape), rows=n)
+        return ["style_mixing.png", "truncation.png"]
+
     def _synthesize(self, z_a, z_b, crossover, psi, noise_mode, batch_size):
         if isinstance(psi, bool) or not isinstance(psi, (int, float, np.floating)) or not (
                 0.0 <= psi <= 1.0):
@@ -257,7 +287,10 @@ register_family_entries(
         # with its penalty's double backprop + generator update) ~3 GFLOP per image, ~0.2
         # TFLOP per batch of 64: ~5 ms at ~40 TFLOP/s, ~20 ms with 4 processes sharing the
         # GPU, so 10 epochs (9,370 steps) take ~3 minutes after ~1 minute of compilation.
-        "stylegan_fashion_mnist_32": dict(dataset="fashion_mnist_32", epochs=10),
+        "stylegan_fashion_mnist_32": dict(
+            dataset="fashion_mnist_32", epochs=10,
+            weights="stylegan_fashion_mnist_32.weights.h5",
+            sha256="03aec5498452ba16e7d40e3ab4a58a93f9c7290ad99ba0932785e13cff6084a1"),
     },
     model_kwargs=dict(latent_dim=128, w_dim=128, channels=(128, 128, 64, 32),
                       mapping_layers=8),

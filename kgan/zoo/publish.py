@@ -178,5 +178,7 @@ def publish(model, name, training, metrics=None, samples=None):
         card["sample_rate"] = SAMPLE_RATE
         card["wav_samples"] = [f"samples/{f}" for f in write_wav_samples(model,
                                                                          folder / "samples")]
+    if hasattr(model, "card_figures"):  # family-specific figures (e.g. StyleGAN's mixing)
+        card["figures"] = model.card_figures(folder)
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return card
