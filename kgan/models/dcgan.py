@@ -28,6 +28,28 @@ def _label_embedding(labels, num_classes, dim, name):
         layers.Embedding(num_classes, dim, name=name)(labels))
 
 
+def latent_inputs(latent_dim, num_classes):
+    """Generator inputs ``[latent(, label)]`` and the tensor the network starts from: the
+    latent, concatenated with a 50-d label embedding for conditional models."""
+    z = keras.Input((latent_dim,), name="latent")
+    if not num_classes:
+        return [z], z
+    label = keras.Input((), dtype="int32", name="label")
+    embedded = _label_embedding(label, num_classes, 50, "label_embedding")
+    return [z, label], layers.Concatenate()([z, embedded])
+
+
+def projection_logits(features, label, num_classes, dense):
+    """Discriminator logits ``dense(features)``, plus the projection discriminator's
+    <features, embedding(label)> term (Miyato & Koyama 2018) for conditional models."""
+    logits = dense(features)
+    if num_classes:
+        projection = layers.Dot(axes=1)([
+            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
+        logits = layers.Add()([logits, projection])
+    return layers.Activation("linear", dtype="float32", name="logits")(logits)
+
+
 def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="generator"):
     """z (and label) -> Dense(H/4 x W/4 x 2w) -> ConvT(w, /2) -> ConvT(C, /2, tanh).
 
@@ -36,12 +58,7 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="gene
     """
     _check_size(image_shape)
     h, w, c = image_shape
-    z = keras.Input((latent_dim,), name="latent")
-    inputs, x = [z], z
-    if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
     x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
@@ -51,7 +68,7 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="gene
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model(inputs if num_classes else z, out, name=name)
+    return keras.Model(inputs if num_classes else inputs[0], out, name=name)
 
 
 def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
@@ -87,13 +104,8 @@ def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
     x = layers.LeakyReLU(0.2)(x)
     if minibatch_stddev:
         x = MinibatchStdDev()(x)
-    features = layers.Flatten()(x)
-    logits = maybe_spectral_norm(layers.Dense(1), spectral_norm)(features)
-    if num_classes:
-        projection = layers.Dot(axes=1)([
-            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
-        logits = layers.Add()([logits, projection])
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    logits = projection_logits(layers.Flatten()(x), label if num_classes else None,
+                               num_classes, maybe_spectral_norm(layers.Dense(1), spectral_norm))
     return keras.Model(inputs if num_classes else image, logits, name=name)
 
 

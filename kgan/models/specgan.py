@@ -25,7 +25,7 @@ from keras import layers
 from kgan import audio
 from kgan.gan import GAN
 from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _label_embedding
+from kgan.models.dcgan import _label_embedding, latent_inputs, projection_logits
 
 KERNEL = 5
 _MULTIPLIERS = (16, 8, 4, 2, 1)  # channels of G's layers, from the 4 x 4 bottleneck out
@@ -41,12 +41,7 @@ def _check_shape(shape):
 
 def specgan_generator(latent_dim, width=64, num_classes=0, name="generator"):
     """z (and label) -> Dense(4 x 4 x 16w) -> 5 x ConvT(5, /2) -> tanh, (128, 128, 1)."""
-    z = keras.Input((latent_dim,), name="latent")
-    inputs, x = [z], z
-    if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     x = layers.Dense(_START * _START * _MULTIPLIERS[0] * width, use_bias=False)(x)
     x = layers.Reshape((_START, _START, _MULTIPLIERS[0] * width))(x)
     x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
@@ -58,7 +53,7 @@ def specgan_generator(latent_dim, width=64, num_classes=0, name="generator"):
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(1, KERNEL, strides=2, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="spectrogram")(x)
-    return keras.Model(inputs if num_classes else z, out, name=name)
+    return keras.Model(inputs if num_classes else inputs[0], out, name=name)
 
 
 def specgan_discriminator(width=64, num_classes=0, name="discriminator"):
@@ -78,13 +73,8 @@ def specgan_discriminator(width=64, num_classes=0, name="discriminator"):
     for m in reversed(_MULTIPLIERS):
         x = layers.Conv2D(m * width, KERNEL, strides=2, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)
-    features = layers.Flatten()(x)
-    logits = layers.Dense(1)(features)
-    if num_classes:
-        projection = layers.Dot(axes=1)([
-            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
-        logits = layers.Add()([logits, projection])
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    logits = projection_logits(layers.Flatten()(x), label if num_classes else None,
+                               num_classes, layers.Dense(1))
     return keras.Model(inputs, logits, name=name)
 
 

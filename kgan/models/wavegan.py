@@ -22,7 +22,7 @@ from kgan.audio import CLIP_LENGTH
 from kgan.gan import GAN
 from kgan.layers import PhaseShuffle
 from kgan.models._common import register_family_entries
-from kgan.models.dcgan import _label_embedding
+from kgan.models.dcgan import _label_embedding, latent_inputs, projection_logits
 
 KERNEL = 25
 STRIDE = 4
@@ -41,12 +41,7 @@ def _check_shape(shape):
 
 def wavegan_generator(latent_dim, width=64, num_classes=0, name="generator"):
     """z (and label) -> Dense(16 x 16w) -> 5 x ConvT1D(k=25, s=4) -> tanh, (16384, 1)."""
-    z = keras.Input((latent_dim,), name="latent")
-    inputs, x = [z], z
-    if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
-        x = layers.Concatenate()([z, _label_embedding(label, num_classes, 50, "label_embedding")])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     x = layers.Dense(_START * _MULTIPLIERS[0] * width)(x)
     x = layers.Reshape((_START, _MULTIPLIERS[0] * width))(x)
     x = layers.ReLU()(x)
@@ -55,7 +50,7 @@ def wavegan_generator(latent_dim, width=64, num_classes=0, name="generator"):
         x = layers.ReLU()(x)
     x = layers.Conv1DTranspose(1, KERNEL, strides=STRIDE, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="waveform")(x)
-    return keras.Model(inputs if num_classes else z, out, name=name)
+    return keras.Model(inputs if num_classes else inputs[0], out, name=name)
 
 
 def wavegan_discriminator(width=64, num_classes=0, phase_shuffle=2, name="discriminator"):
@@ -76,13 +71,8 @@ def wavegan_discriminator(width=64, num_classes=0, phase_shuffle=2, name="discri
         x = layers.LeakyReLU(0.2)(x)
         if i < len(_MULTIPLIERS) - 1 and phase_shuffle:
             x = PhaseShuffle(phase_shuffle, seed=i, name=f"phase_shuffle_{i}")(x)
-    features = layers.Flatten()(x)
-    logits = layers.Dense(1)(features)
-    if num_classes:
-        projection = layers.Dot(axes=1)([
-            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
-        logits = layers.Add()([logits, projection])
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    logits = projection_logits(layers.Flatten()(x), label if num_classes else None,
+                               num_classes, layers.Dense(1))
     return keras.Model(inputs, logits, name=name)
 
 
