@@ -36,6 +36,8 @@ CLASS_NAMES = {
     "mnist": tuple(str(i) for i in range(10)),
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Ankle boot"),
+    "spoken_digits": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"),
 }
 
 #: Name of the penultimate (feature) layer and of the probability output.
@@ -57,6 +59,8 @@ class ClassifierCfg(_weights.EntryFiles):
         weights: file name inside ``zoo/classifier_<dataset>/``.
         sha256: hex digest of the weights, checked before Keras reads the file.
         target_accuracy: test accuracy the recipe is required to reach.
+        data: ``kgan.data`` name of its input arrays when they differ from ``dataset``
+            (spoken digits are classified from their normalised log-spectrograms).
     """
 
     dataset: str
@@ -67,10 +71,15 @@ class ClassifierCfg(_weights.EntryFiles):
     weights: str = "classifier.weights.h5"
     sha256: str = None
     target_accuracy: float = 0.0
+    data: str = None
 
     @property
     def name(self):
         return f"classifier_{self.dataset}"
+
+    @property
+    def data_name(self):
+        return self.data or self.dataset
 
 
 _ARCH = dict(blocks=((32,), (64, 64), (128,)), feature_dim=128, dropout=0.3)
@@ -93,6 +102,18 @@ CLASSIFIERS = {
                     translate=0.05, rotate=0.0, flip=True, seed=0),
         sha256="19a0da77ed9c48ed3bc8900e60bea0ca25a060266e41b47d48555c1fdab095e8",
         target_accuracy=0.92,
+    ),
+    # Normalised log-magnitude spectrograms (128 frames x 128 bins, kgan.audio) in [-1, 1]:
+    # four pooled blocks keep it at ~60 MFLOPs per clip, so it trains on CPUs in minutes.
+    "spoken_digits": ClassifierCfg(
+        dataset="spoken_digits",
+        data="spoken_digits_spectrogram",
+        image_shape=(128, 128, 1),
+        arch=dict(blocks=((16,), (32,), (64,), (128,)), feature_dim=128, dropout=0.3),
+        recipe=dict(epochs=15, batch_size=64, learning_rate=2e-3, weight_decay=1e-4,
+                    translate=0.05, rotate=0.0, flip=False, seed=0),
+        sha256=None,
+        target_accuracy=0.95,
     ),
 }
 
@@ -229,9 +250,20 @@ def confusion_matrix(labels, predictions, num_classes):
     return confusion
 
 
-def to_signed_unit(images_uint8):
-    """uint8 pixels -> float32 in [-1, 1] (the generators' range)."""
-    return np.asarray(images_uint8, dtype="float32") / 127.5 - 1.0
+def to_signed_unit(images):
+    """uint8 pixels -> float32 in [-1, 1] (the generators' range); float arrays (e.g.
+    normalised spectrograms) are already in that range and pass through."""
+    if np.asarray(images).dtype != np.uint8:
+        return np.asarray(images, dtype="float32")
+    return np.asarray(images, dtype="float32") / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """Float images in [-1, 1] (or uint8 ones) -> uint8 pixels for PNGs."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    return np.clip((images + 1.0) * 127.5, 0, 255).round().astype("uint8")
 
 
 def _augmenter(translate, rotate, flip, seed):
@@ -282,8 +314,8 @@ def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weig
     cfg = classifier_cfg(dataset)
     arch = dict(cfg.arch if arch is None else arch)
     keras.utils.set_random_seed(seed)
-    x_train, y_train = data.load_arrays(dataset, "train")
-    x_test, y_test = data.load_arrays(dataset, "test")
+    x_train, y_train = data.load_arrays(cfg.data_name, "train")
+    x_test, y_test = data.load_arrays(cfg.data_name, "test")
     if train_limit:
         x_train, y_train = x_train[:train_limit], y_train[:train_limit]
     steps_per_epoch = len(x_train) // batch_size
@@ -293,7 +325,7 @@ def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weig
     augment = _augmenter(translate, rotate, flip, seed)
 
     def prepare(x, y):
-        x = tf.cast(x, "float32") / 127.5 - 1.0
+        x = tf.cast(x, "float32") / 127.5 - 1.0 if x.dtype == tf.uint8 else x
         if augment is not None:
             x = augment(x, training=True)
         return x, y
@@ -374,7 +406,8 @@ def publish(model, report, dataset, out_dir=None):
         train_images=report["train_images"],
         target_accuracy=cfg.target_accuracy,
         params=report["params"],
-        input="float32 (N, 28, 28, 1) in [-1, 1]",
+        input=f"float32 (N, {', '.join(map(str, cfg.image_shape))}) in [-1, 1]"
+              + (f" ({cfg.data_name} arrays)" if cfg.data else ""),
         features=f"layer '{FEATURE_LAYER}', {model.get_layer(FEATURE_LAYER).output.shape[-1]}-d",
         arch=report["arch"],
         recipe=report["recipe"],
@@ -404,7 +437,7 @@ def save_card_images(out_dir, dataset, predictions, accuracy):
 
     cfg = classifier_cfg(dataset)
     out = Path(out_dir)
-    x_test, y_test = data.load_arrays(dataset, "test")
+    x_test, y_test = data.load_arrays(cfg.data_name, "test")
     predictions = np.asarray(predictions)
     confusion = confusion_matrix(y_test, predictions, cfg.num_classes)
     names = CLASS_NAMES.get(dataset, tuple(str(i) for i in range(cfg.num_classes)))
@@ -413,8 +446,8 @@ def save_card_images(out_dir, dataset, predictions, accuracy):
                              f"(rows: true, columns: predicted)")
     wrong = np.flatnonzero(predictions != y_test)[:24]
     shown = np.concatenate([np.arange(40), wrong])
-    save_predictions_png(out / "predictions.png", x_test[shown], y_test[shown],
-                         predictions[shown], names)
+    save_predictions_png(out / "predictions.png", to_uint8(x_test[shown]), y_test[shown],
+                         predictions[shown], names, scale=max(1, 84 // x_test.shape[1]))
 
 
 def _font(size):
