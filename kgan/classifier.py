@@ -112,7 +112,7 @@ CLASSIFIERS = {
         arch=dict(blocks=((16,), (32,), (64,), (128,)), feature_dim=128, dropout=0.3),
         recipe=dict(epochs=15, batch_size=64, learning_rate=2e-3, weight_decay=1e-4,
                     translate=0.05, rotate=0.0, flip=False, seed=0),
-        sha256=None,
+        sha256="68e70b3bcd323b608fe089c6b2e794dcd454eb0013fae457d813784df85305da",
         target_accuracy=0.95,
     ),
 }
@@ -201,7 +201,7 @@ def load_classifier(dataset, weights_path=None, sha256=None):
     """Builds the published classifier of ``dataset`` and loads its verified weights.
 
     Args:
-        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        dataset: ``"mnist"``, ``"fashion_mnist"`` or ``"spoken_digits"``.
         weights_path: another ``.weights.h5`` for the same architecture (e.g. one just
             retrained); defaults to the shipped ``zoo/classifier_<dataset>/`` file.
         sha256: expected digest of ``weights_path``; the pinned one for the shipped file.
