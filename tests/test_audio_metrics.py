@@ -37,14 +37,14 @@ def test_published_classifier_scores_real_and_degenerate_clips():
     model = classifier.load_classifier("spoken_digits")     # sha256-verified
     real = audio_metrics.real_reference(model)
     card_accuracy = cfg.card["test_accuracy"]
-    assert real["label_accuracy"] == pytest.approx(card_accuracy, abs=1e-6)
+    assert real["label_accuracy"] == pytest.approx(card_accuracy, abs=1e-5)
     assert real["label_accuracy"] >= cfg.target_accuracy
     assert real["inception_score"] > 8.0 and real["class_kl"] < 0.05
 
     test, labels = spoken_digits.load_arrays("test")
     same = audio_metrics.score_clips(test, labels=labels, model=model)
     assert same["frechet_distance"] == pytest.approx(0.0, abs=1e-3)
-    assert same["label_accuracy"] == pytest.approx(card_accuracy, abs=1e-6)
+    assert same["label_accuracy"] == pytest.approx(card_accuracy, abs=1e-5)
     assert same["nn_distance_to_train"] == pytest.approx(real["nn_distance_to_train"])
 
     # Copies of training clips sit at distance 0 from the train set; noise scores badly.
