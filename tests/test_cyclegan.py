@@ -305,7 +305,6 @@ def test_jax_trainer_matches_train_step(tmp_path):
     np.savez(tmp_path / "data.npz", a=a, b=b)
     model = kgan.zoo.load("test_cyclegan", pretrained=False)
     model.save_weights(tmp_path / "init.weights.h5")
-    initial = model.get_weights()
     root = Path(__file__).resolve().parents[1]
     for backend, worker in (("jax", _JAX_WORKER), ("tensorflow", _TF_WORKER)):
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
@@ -317,12 +316,19 @@ def test_jax_trainer_matches_train_step(tmp_path):
     model.load_weights(tmp_path / "tf.weights.h5")
     jax_model = kgan.zoo.load("test_cyclegan", pretrained=False)
     jax_model.load_weights(tmp_path / "trained.weights.h5")
-    # Compare the updates. Both sides train with SGD: an update is then proportional to its
-    # gradient (Adam's first steps move every weight by about lr * sign(gradient), so
-    # float noise in a ~0 gradient would flip whole updates).
-    tf_update, jax_update = (
-        np.concatenate([(w - w0).ravel() for w, w0 in zip(m.get_weights(), initial)])
-        for m in (model, jax_model))
-    agree = np.abs(tf_update - jax_update) <= 1e-6 + 1e-2 * np.abs(tf_update)
-    assert agree.mean() > 0.99, agree.mean()
-    assert np.corrcoef(tf_update, jax_update)[0, 1] > 0.999
+    init_model = kgan.zoo.load("test_cyclegan", pretrained=False)
+    init_model.load_weights(tmp_path / "init.weights.h5")
+    # Compare each network's update as a whole. Both sides train with SGD: an update is then
+    # proportional to its gradient (Adam's first steps move every weight by about
+    # lr * sign(gradient), so float noise in a ~0 gradient would flip whole updates). Instance
+    # norm over random 28x28 inputs amplifies float rounding in single weights: TensorFlow with
+    # and without oneDNN already differs by ~1e-3 of the update norm and in >10 % of single
+    # weights by >1 %, so the bound is on the norm, where a missing or wrong loss term shows.
+    for net in ("generator", "generator_ba", "discriminator", "discriminator_a"):
+        tf_update, jax_update = (
+            np.concatenate([(w - w0).ravel() for w, w0 in zip(
+                getattr(m, net).get_weights(), getattr(init_model, net).get_weights())])
+            for m in (model, jax_model))
+        assert np.linalg.norm(tf_update) > 0, f"{net} did not train"
+        relative = np.linalg.norm(tf_update - jax_update) / np.linalg.norm(tf_update)
+        assert relative < 1e-2, (net, relative)
