@@ -256,21 +256,45 @@ def test_published_entry_loads_and_translates():
 # ---------------------------------------------------------------------------- JAX trainer
 _JAX_WORKER = """
 import sys
+import keras
 import numpy as np
 from kgan import jax_cyclegan, zoo
 out = sys.argv[1]
 model = zoo.load("test_cyclegan", pretrained=False)
 model.load_weights(out + "/init.weights.h5")
+model.compile(d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05))
 a, b = np.load(out + "/data.npz").values()
 jax_cyclegan.fit_jax(model, a, b, epochs=1, batch_size=8, seed=0, print_fn=lambda *_: None)
 model.save_weights(out + "/trained.weights.h5")
 """
 
 
+_TF_WORKER = """
+import sys
+import keras
+import numpy as np
+import tensorflow as tf
+import kgan
+out = sys.argv[1]
+model = kgan.zoo.load("test_cyclegan", pretrained=False)
+model.load_weights(out + "/init.weights.h5")
+model.compile(d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05))
+a, b = np.load(out + "/data.npz").values()
+# The same batches as fit_jax: its epoch-0 permutations of each domain.
+order = np.random.default_rng(0)
+perm_a, perm_b = order.permutation(len(a)), order.permutation(len(b))
+scale = kgan.classifier.to_signed_unit
+model.fit(tf.data.Dataset.from_tensor_slices((scale(a[perm_a]), scale(b[perm_b]))).batch(8),
+          verbose=0)
+model.save_weights(out + "/tf.weights.h5")
+"""
+
+
 @pytest.mark.slow
 def test_jax_trainer_matches_train_step(tmp_path):
     """Two steps of ``kgan.jax_cyclegan.fit_jax`` on Keras' JAX backend give the weights
-    ``fit`` gives on TensorFlow (the pools only fill in two steps, so no RNG differs)."""
+    ``fit`` gives on TensorFlow (the pools only fill in two steps, so no RNG differs). Both
+    sides run in fresh interpreters, away from the state earlier tests leave in this one."""
     import os
     import subprocess
     import sys
@@ -281,26 +305,30 @@ def test_jax_trainer_matches_train_step(tmp_path):
     np.savez(tmp_path / "data.npz", a=a, b=b)
     model = kgan.zoo.load("test_cyclegan", pretrained=False)
     model.save_weights(tmp_path / "init.weights.h5")
-    initial = model.get_weights()
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
-    python = os.environ.get("KGAN_JAX_PYTHON", sys.executable)
-    proc = subprocess.run([python, "-c", _JAX_WORKER, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    # The same batches on TensorFlow: fit_jax's epoch-0 permutations of each domain.
-    order = np.random.default_rng(0)
-    perm_a, perm_b = order.permutation(16), order.permutation(16)
-    scale = kgan.classifier.to_signed_unit
-    data = tf.data.Dataset.from_tensor_slices((scale(a[perm_a]), scale(b[perm_b]))).batch(8)
-    model.fit(data, verbose=0)
+    for backend, worker in (("jax", _JAX_WORKER), ("tensorflow", _TF_WORKER)):
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
+        python = os.environ.get("KGAN_JAX_PYTHON", sys.executable) if backend == "jax" \
+            else sys.executable
+        proc = subprocess.run([python, "-c", worker, str(tmp_path)], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    model.load_weights(tmp_path / "tf.weights.h5")
     jax_model = kgan.zoo.load("test_cyclegan", pretrained=False)
     jax_model.load_weights(tmp_path / "trained.weights.h5")
-    # Compare the updates: Adam moves a weight by about lr * sign(gradient), so a weight
-    # whose gradient is ~0 may move either way on either backend; all others must agree.
-    tf_update, jax_update = (
-        np.concatenate([(w - w0).ravel() for w, w0 in zip(m.get_weights(), initial)])
-        for m in (model, jax_model))
-    agree = np.abs(tf_update - jax_update) <= 1e-6 + 1e-2 * np.abs(tf_update)
-    assert agree.mean() > 0.99, agree.mean()
-    assert np.corrcoef(tf_update, jax_update)[0, 1] > 0.999
+    init_model = kgan.zoo.load("test_cyclegan", pretrained=False)
+    init_model.load_weights(tmp_path / "init.weights.h5")
+    # Compare each network's update as a whole. Both sides train with SGD: an update is then
+    # proportional to its gradient (Adam's first steps move every weight by about
+    # lr * sign(gradient), so float noise in a ~0 gradient would flip whole updates). Instance
+    # norm over random 28x28 inputs amplifies float rounding in single weights: TensorFlow with
+    # and without oneDNN already differs by ~1e-3 of the update norm and in >10 % of single
+    # weights by >1 %, so the bound is on the norm, where a missing or wrong loss term shows.
+    for net in ("generator", "generator_ba", "discriminator", "discriminator_a"):
+        tf_update, jax_update = (
+            np.concatenate([(w - w0).ravel() for w, w0 in zip(
+                getattr(m, net).get_weights(), getattr(init_model, net).get_weights())])
+            for m in (model, jax_model))
+        assert np.linalg.norm(tf_update) > 0, f"{net} did not train"
+        relative = np.linalg.norm(tf_update - jax_update) / np.linalg.norm(tf_update)
+        assert relative < 1e-2, (net, relative)

@@ -84,6 +84,17 @@ def progan_generator(image_shape, latent_dim, channels, fade_images, stable_imag
     return keras.Model(z, out, name=name)
 
 
+def discriminator_head(x, width, group_size):
+    """The 4x4 end of ProGAN's (and StyleGAN's) discriminator: minibatch stddev, conv,
+    dense, and float32 logits."""
+    x = MinibatchStdDev(group_size)(x)
+    x = _conv(x, width, "conv_4x4")
+    x = layers.Flatten()(x)
+    x = layers.LeakyReLU(0.2)(EqualizedDense(width, name="dense_4x4")(x))
+    logits = EqualizedDense(1, gain=1.0, name="dense_out")(x)
+    return layers.Activation("linear", dtype="float32", name="logits")(logits)
+
+
 def progan_discriminator(image_shape, channels, fade_images, stable_images,
                          group_size=4, name="discriminator"):
     """Mirror of the generator: fromRGB at every resolution, blended into the stage below.
@@ -110,13 +121,7 @@ def progan_discriminator(image_shape, channels, fade_images, stable_images,
         x = _conv(x, channels[stage - 1], f"conv1_{res}x{res}")
         x = layers.AveragePooling2D(2)(x)
         x = FadeIn(stage, name=f"fade_{res}x{res}")([from_rgb(stage - 1), x, alphas])
-    x = MinibatchStdDev(group_size)(x)
-    x = _conv(x, channels[0], "conv_4x4")
-    x = layers.Flatten()(x)
-    x = layers.LeakyReLU(0.2)(EqualizedDense(channels[0], name="dense_4x4")(x))
-    logits = EqualizedDense(1, gain=1.0, name="dense_out")(x)
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
-    return keras.Model(image, logits, name=name)
+    return keras.Model(image, discriminator_head(x, channels[0], group_size), name=name)
 
 
 @keras.saving.register_keras_serializable(package="kgan")

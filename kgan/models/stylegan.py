@@ -36,12 +36,12 @@ from keras import layers, ops
 
 from kgan.gan import GAN
 from kgan.layers import (AdaIN, ConstantInput, EqualizedConv2D, EqualizedDense, MeanW,
-                         MinibatchStdDev, NoiseInjection, PixelNormalization, SecondLatent,
+                         NoiseInjection, PixelNormalization, SecondLatent,
                          StyleMixing)
 from kgan.layers.style import NOISE_MODES
 from kgan.models._common import register_family_entries
 from kgan._validation import check_latents
-from kgan.models.progan import BASE_RESOLUTION, _conv, _stages
+from kgan.models.progan import BASE_RESOLUTION, _conv, _stages, discriminator_head
 
 
 def mapping_network(latent_dim, w_dim, num_layers=8, lr_multiplier=0.01, name="mapping"):
@@ -110,13 +110,7 @@ def stylegan_discriminator(image_shape, channels, group_size=4, name="discrimina
         x = _conv(x, channels[stage], f"conv0_{res}x{res}")
         x = _conv(x, channels[stage - 1], f"conv1_{res}x{res}")
         x = layers.AveragePooling2D(2)(x)
-    x = MinibatchStdDev(group_size)(x)
-    x = _conv(x, channels[0], "conv_4x4")
-    x = layers.Flatten()(x)
-    x = layers.LeakyReLU(0.2)(EqualizedDense(channels[0], name="dense_4x4")(x))
-    logits = EqualizedDense(1, gain=1.0, name="dense_out")(x)
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
-    return keras.Model(image, logits, name=name)
+    return keras.Model(image, discriminator_head(x, channels[0], group_size), name=name)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
