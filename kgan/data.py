@@ -16,6 +16,7 @@ import tensorflow as tf
 # The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
 # trainer) reads the same files; kgan.data.read_idx stays public.
 from kgan.idx import IDX_FILES as _IDX_FILES
+from kgan.idx import load_split
 from kgan.datasets import DERIVED_DATASETS
 from kgan.datasets import module as _derived
 from kgan.idx import default_roots, read_idx, read_split  # noqa: F401  (public here too)
@@ -46,14 +47,7 @@ def load_arrays(name, split="train", data_dir=None):
     _check_name(name, data_dir)
     if name in DERIVED_DATASETS:
         return _derived(name).load_arrays(split, data_dir)
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r} for {name}; expected one of {', '.join(SPLITS)}.")
-    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    for root in roots:
-        folder = root / name
-        if all((folder / f).exists() for f in _IDX_FILES[split]):
-            return read_split(folder, split)
-    return _load_tfds_arrays(name, split, roots)
+    return load_split(name, split, data_dir)
 
 
 def _network_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
@@ -84,6 +78,28 @@ def _load_tfds_arrays(name, split, searched):
 
 def _to_signed_unit(images):
     return tf.cast(images, "float32") / 127.5 - 1.0
+
+
+def from_pairs(sources, targets, labels=None, batch_size=128, shuffle=True, seed=None,
+               repeat=False):
+    """Batches of ``(source, target)`` image pairs, uint8 scaled to float32 [-1, 1], plus the
+    int32 ``labels`` when given: ``(source, target, labels)``; partial batches dropped. The
+    pipeline of the paired data sets (``edges2fashion``, ``fashion_x4``)."""
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(sources):
+        raise ValueError(
+            f"batch_size must be an integer in [1, {len(sources)}]; received {batch_size!r}.")
+    tensors = (sources, targets) + ((labels,) if labels is not None else ())
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle:
+        ds = ds.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+
+    def scale(*batch):
+        return tuple(_to_signed_unit(x) for x in batch[:2]) + batch[2:]
+
+    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, repeat=False):

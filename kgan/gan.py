@@ -168,17 +168,8 @@ class GAN(keras.Model):
                 use_ema=ema_decay > 0, ema_momentum=ema_decay or 0.99,
             )
 
-        d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer else default_optimizer()
-        g_optimizer = (keras.optimizers.get(g_optimizer) if g_optimizer
-                       else default_optimizer(cfg["ema_decay"]))
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            d_optimizer, g_optimizer = (
-                o if isinstance(o, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(o)
-                for o in (d_optimizer, g_optimizer)
-            )
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
+        self._set_optimizers(d_optimizer or default_optimizer(),
+                             g_optimizer or default_optimizer(cfg["ema_decay"]))
         self.loss_name = cfg["loss"]
         self.generator_loss_fn, self.discriminator_loss_fn = gan_losses.get(cfg["loss"])
         self.d_steps = int(cfg["d_steps"])
@@ -195,12 +186,25 @@ class GAN(keras.Model):
             # Slot variables must exist before load_weights / BackupAndRestore restore them.
             self.build_optimizers()
 
+    def _set_optimizers(self, d_optimizer, g_optimizer):
+        """Sets both players' optimizers (names or instances); under ``mixed_float16`` each is
+        wrapped in a ``LossScaleOptimizer``. Shared by the families that override compile."""
+        optimizers = [keras.optimizers.get(o) for o in (d_optimizer, g_optimizer)]
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            optimizers = [o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                          else keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
+        self.d_optimizer, self.g_optimizer = optimizers
+
+    def _optimizer_config(self):
+        """Both optimizers, serialized: the shared part of every family's compile config."""
+        return {"d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+                "g_optimizer": keras.optimizers.serialize(self.g_optimizer)}
+
     def get_compile_config(self):
         if not getattr(self, "compiled", False):
             return None
         return {
-            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
-            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            **self._optimizer_config(),
             "loss": self.loss_name,
             "d_steps": self.d_steps,
             "gp_weight": self.gp_weight,

@@ -64,3 +64,19 @@ def read_split(folder, split="train"):
     if len(images) != len(labels):
         raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels.")
     return images, labels
+
+
+def load_split(name, split="train", data_dir=None):
+    """``(images, labels)`` of raw data set ``name`` ("mnist", "fashion_mnist"): the local IDX
+    files under ``data_dir`` or :func:`default_roots`, else tensorflow_datasets for users with
+    a network (only that fallback imports TensorFlow)."""
+    if split not in IDX_FILES:
+        raise ValueError(
+            f"Unknown split {split!r} for {name}; expected one of {', '.join(IDX_FILES)}.")
+    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
+    for root in roots:
+        if all((root / name / f).exists() for f in IDX_FILES[split]):
+            return read_split(root / name, split)
+    from kgan.data import _load_tfds_arrays
+
+    return _load_tfds_arrays(name, split, roots)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kgan
+import kgan.idx
 from kgan import data
 
 
@@ -67,7 +68,7 @@ def test_data_dir_and_truncated_files(tmp_path):
 
 
 def test_offline_without_local_copy_fails_fast_and_names_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "default_roots", lambda: [tmp_path])
+    monkeypatch.setattr(kgan.idx, "default_roots", lambda: [tmp_path])
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.setattr(data, "_network_reachable", lambda: False)
     start = time.time()

@@ -21,12 +21,11 @@ So the *source* is white edges on black (a "sketch" of the outline and main seam
 (``tools/apply_filter.py --invert``).
 """
 
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from kgan.idx import IDX_FILES, default_roots, read_split
+from kgan.idx import load_split
 
 #: Edge pixels have a Sobel magnitude (on [0, 1] images) above this.
 EDGE_THRESHOLD = 1.0
@@ -64,15 +63,7 @@ def load_arrays(split="train", data_dir=None):
     if split not in SPLITS:
         raise ValueError(
             f"Unknown split {split!r} for edges2fashion; expected one of {', '.join(SPLITS)}.")
-    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    folder = next((r / SOURCE for r in roots if all(
-        (r / SOURCE / f).exists() for f in IDX_FILES[split])), None)
-    if folder is not None:
-        garments, labels = read_split(folder, split)
-    else:  # tensorflow_datasets, for users with a network (imports TensorFlow)
-        from kgan.data import load_arrays as load_raw
-
-        garments, labels = load_raw(SOURCE, split, data_dir)
+    garments, labels = load_split(SOURCE, split, data_dir)
     garments = np.pad(garments, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
     return (edge_map(garments), garments), labels.astype("int32")
 
@@ -81,22 +72,8 @@ def load(split="train", batch_size=128, data_dir=None, labels=False, shuffle=Tru
          repeat=False):
     """Batches of ``(edges, garments)`` float32 in [-1, 1] (plus int32 ``labels`` when asked:
     ``(edges, garments, labels)``), partial batches dropped."""
-    import tensorflow as tf
+    from kgan.data import from_pairs
 
     (edges, garments), classes = load_arrays(split, data_dir)
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(edges):
-        raise ValueError(
-            f"batch_size must be an integer in [1, {len(edges)}]; received {batch_size!r}.")
-    tensors = (edges, garments, classes) if labels else (edges, garments)
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if shuffle:
-        ds = ds.shuffle(len(edges), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-
-    def scale(*batch):
-        images = tuple(tf.cast(x, "float32") / 127.5 - 1.0 for x in batch[:2])
-        return images + tuple(batch[2:])
-
-    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return from_pairs(edges, garments, classes if labels else None, batch_size, shuffle, seed,
+                      repeat)

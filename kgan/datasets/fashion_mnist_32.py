@@ -6,11 +6,10 @@ garment pixel exactly as it was: ``kgan.metrics`` crops the 2-pixel border back 
 28x28 classifier, so 32x32 models are compared with the test images "resized the same way".
 """
 
-from pathlib import Path
 
 import numpy as np
 
-from kgan.idx import default_roots, read_split
+from kgan.idx import load_split
 
 #: Pixels of padding on each side (28 + 2 * PAD = 32).
 PAD = 2
@@ -31,14 +30,8 @@ def load_arrays(split="train", data_dir=None):
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r} for fashion_mnist_32; expected one of "
                          f"{', '.join(SPLITS)}.")
-    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    for root in roots:
-        if (root / SOURCE).is_dir():
-            images, labels = read_split(root / SOURCE, split)
-            return pad(images), np.asarray(labels).astype("int32")
-    raise FileNotFoundError(
-        f"No Fashion-MNIST IDX files for split {split!r} under "
-        f"{', '.join(str(r / SOURCE) for r in roots)}; put them there or pass data_dir.")
+    images, labels = load_split(SOURCE, split, data_dir)
+    return pad(images), np.asarray(labels).astype("int32")
 
 
 def load(split="train", batch_size=128, data_dir=None, labels=False, shuffle=True, seed=None,

@@ -12,11 +12,10 @@ measured on ``"test"``.
 ``tf.image.resize(..., method="bicubic")`` from 7x7 back to 28x28, clipped to [-1, 1].
 """
 
-from pathlib import Path
 
 import numpy as np
 
-from kgan.idx import IDX_FILES, default_roots, read_split
+from kgan.idx import load_split
 
 #: Down/up-sampling factor.
 SCALE = 4
@@ -46,15 +45,7 @@ def load_arrays(split="train", data_dir=None):
     if split not in SPLITS:
         raise ValueError(
             f"Unknown split {split!r} for fashion_x4; expected one of {', '.join(SPLITS)}.")
-    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    folder = next((r / SOURCE for r in roots if all(
-        (r / SOURCE / f).exists() for f in IDX_FILES[split])), None)
-    if folder is not None:
-        high, labels = read_split(folder, split)
-    else:  # tensorflow_datasets, for users with a network (imports TensorFlow)
-        from kgan.data import load_arrays as load_raw
-
-        high, labels = load_raw(SOURCE, split, data_dir)
+    high, labels = load_split(SOURCE, split, data_dir)
     return (downsample(high), high), np.asarray(labels, "int32")
 
 
@@ -62,23 +53,10 @@ def load(split="train", batch_size=128, data_dir=None, labels=False, shuffle=Tru
          repeat=False):
     """Batches of ``(low_res, high_res)`` float32 in [-1, 1] (``(low_res, high_res, labels)``
     with int32 labels when ``labels=True``), partial batches dropped."""
-    import tensorflow as tf
+    from kgan.data import from_pairs
 
     (low, high), classes = load_arrays(split, data_dir)
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= len(low):
-        raise ValueError(
-            f"batch_size must be an integer in [1, {len(low)}]; received {batch_size!r}.")
-    ds = tf.data.Dataset.from_tensor_slices((low, high, classes) if labels else (low, high))
-    if shuffle:
-        ds = ds.shuffle(len(low), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-
-    def scale(*batch):
-        return tuple(tf.cast(x, "float32") / 127.5 - 1.0 for x in batch[:2]) + batch[2:]
-
-    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return from_pairs(low, high, classes if labels else None, batch_size, shuffle, seed, repeat)
 
 
 def bicubic(low_res, size=HR_SHAPE[:2]):

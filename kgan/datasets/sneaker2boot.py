@@ -17,7 +17,7 @@ Example:
 
 import numpy as np
 
-from kgan.idx import IDX_FILES, default_roots, read_split
+from kgan.idx import load_split
 
 #: Fashion-MNIST class of each domain.
 DOMAIN_CLASSES = {"a": 7, "b": 9}
@@ -27,26 +27,9 @@ SOURCE = "fashion_mnist"
 CLASSIFIER_DATASET = SOURCE
 
 
-def _fashion_mnist(split, data_dir):
-    if split not in IDX_FILES:
-        raise ValueError(
-            f"Unknown split {split!r} for sneaker2boot; expected one of {', '.join(IDX_FILES)}.")
-    from pathlib import Path
-
-    roots = ([Path(data_dir)] if data_dir else []) + default_roots()
-    for root in roots:
-        folder = root / SOURCE
-        if all((folder / f).exists() for f in IDX_FILES[split]):
-            return read_split(folder, split)
-    # No local IDX files: kgan.data falls back to tensorflow_datasets (imports TensorFlow).
-    from kgan import data
-
-    return data.load_arrays(SOURCE, split, data_dir)
-
-
 def domains(split="train", data_dir=None):
     """``(a, b)``: uint8 ``(N, 28, 28, 1)`` sneakers and ankle boots of ``split``."""
-    images, labels = _fashion_mnist(split, data_dir)
+    images, labels = load_split(SOURCE, split, data_dir)
     return tuple(images[labels == DOMAIN_CLASSES[d]] for d in ("a", "b"))
 
 

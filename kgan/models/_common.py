@@ -59,3 +59,18 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
         model_kwargs=dict(test_kwargs), recipe={**recipe, "seed": 0, "epochs": 1}, paper=paper,
     )
     register_model(test_cfg)(factory)
+
+
+def register_translator_entry(cls, family, paper, name, dataset, image_shape, model_kwargs,
+                              recipe, weights=None, sha256=None):
+    """Registers one entry of an image-to-image family (no latent space, no classes): it
+    builds with ``cls.build(image_shape, **model_kwargs)``."""
+    cfg = ZooCfg(name=name, family=family, dataset=dataset, image_shape=tuple(image_shape),
+                 latent_dim=0, weights=weights, sha256=sha256, model_kwargs=model_kwargs,
+                 recipe={"seed": 0, **recipe}, paper=paper)
+
+    @register_model(cfg)
+    def factory(cfg, **overrides):
+        return cls.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name, **overrides})
+
+    return factory

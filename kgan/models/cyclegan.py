@@ -51,7 +51,7 @@ from kgan import losses as gan_losses
 from kgan._validation import check_images
 from kgan.gan import GAN, _dense, _split_batch, tf
 from kgan.translation import ImageTranslator
-from kgan.zoo import ZooCfg, register_model
+from kgan.models._common import register_translator_entry
 
 PAPER = "Zhu, Park, Isola & Efros 2017, arXiv:1703.10593"
 
@@ -373,16 +373,12 @@ class CycleGAN(ImageTranslator, GAN):
                 rate = LinearDecay(rate, hold_steps, decay_steps)
             return keras.optimizers.Adam(rate, beta_1=cfg["beta_1"], beta_2=cfg["beta_2"])
 
-        optimizers = [keras.optimizers.get(o) if o else default_optimizer()
-                      for o in (d_optimizer, g_optimizer)]
-        if getattr(optimizers[1], "use_ema", False):
+        g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else default_optimizer()
+        if getattr(g_optimizer, "use_ema", False):
             raise ValueError(
                 "CycleGAN does not support generator EMA (use_ema=True on g_optimizer): the "
                 "paper has none, and translate/export use the trained weights.")
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizers = [o if isinstance(o, keras.optimizers.LossScaleOptimizer)
-                          else keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
-        self.d_optimizer, self.g_optimizer = optimizers
+        self._set_optimizers(d_optimizer or default_optimizer(), g_optimizer)
         self.cycle_weight = float(cfg["cycle_weight"])
         self.identity_weight = float(cfg["identity_weight"])
         self._kgan_compile_args = dict(kwargs)
@@ -393,8 +389,7 @@ class CycleGAN(ImageTranslator, GAN):
         if not getattr(self, "compiled", False):
             return None
         return {
-            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
-            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            **self._optimizer_config(),
             "cycle_weight": self.cycle_weight,
             "identity_weight": self.identity_weight,
             **self._kgan_compile_args,
@@ -631,10 +626,6 @@ def evaluate(model, a, b, classes=(7, 9), dataset="fashion_mnist", batch_size=50
 
 
 # ---------------------------------------------------------------------------- zoo
-def _factory(cfg, **overrides):
-    return CycleGAN.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name, **overrides})
-
-
 #: Steps per epoch of the recipe: 6,000 images per domain in sneaker2boot's train split.
 _SNEAKER2BOOT_TRAIN = 6000
 
@@ -647,11 +638,9 @@ def _recipe(epochs, hold_epochs, batch_size=16):
         jit_compile=True))
 
 
-def _register(name, dataset, model_kwargs, recipe, weights=None, sha256=None):
-    cfg = ZooCfg(name=name, family="cyclegan", dataset=dataset, image_shape=(28, 28, 1),
-                 latent_dim=0, weights=weights, sha256=sha256, model_kwargs=model_kwargs,
-                 recipe=recipe, paper=PAPER)
-    register_model(cfg)(_factory)
+def _register(name, dataset, model_kwargs, recipe, **weights):
+    register_translator_entry(CycleGAN, "cyclegan", PAPER, name, dataset, (28, 28, 1),
+                              model_kwargs, recipe, **weights)
 
 
 # Trained on one H200 with Keras on JAX (tools/train_cyclegan_jax.py, 290 s for 15,000

@@ -36,7 +36,7 @@ from keras import layers
 from kgan._validation import check_images
 from kgan.gan import GAN
 from kgan.translation import ImageTranslator
-from kgan.zoo import ZooCfg, register_model
+from kgan.models._common import register_translator_entry
 
 try:
     import tensorflow as tf
@@ -267,21 +267,10 @@ class Pix2Pix(ImageTranslator, GAN):
         return d_loss, real_logits, fake_logits
 
 
-def _register(name, dataset, image_shape, source_channels, model_kwargs, recipe, weights=None,
-              sha256=None):
-    cfg = ZooCfg(
-        name=name, family="pix2pix", dataset=dataset, image_shape=image_shape, latent_dim=0,
-        weights=weights, sha256=sha256,
-        model_kwargs={"source_channels": source_channels, **model_kwargs},
-        recipe={"seed": 0, **recipe}, paper=PAPER,
-    )
-
-    @register_model(cfg)
-    def factory(cfg, **overrides):
-        return Pix2Pix.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name,
-                                                 **overrides})
-
-    return factory
+def _register(name, dataset, image_shape, source_channels, model_kwargs, recipe, **weights):
+    register_translator_entry(Pix2Pix, "pix2pix", PAPER, name, dataset, image_shape,
+                              {"source_channels": source_channels, **model_kwargs}, recipe,
+                              **weights)
 
 
 PAPER = "Isola, Zhu, Zhou & Efros 2017, arXiv:1611.07004"

@@ -44,9 +44,8 @@ except ImportError:  # only train_step uses tf
     tf = None
 
 from kgan._validation import check_images
-from kgan.models._common import SYNC_BN
+from kgan.models._common import SYNC_BN, register_translator_entry
 from kgan.translation import ImageTranslator
-from kgan.zoo import ZooCfg, register_model
 
 STAGES = ("pretrain", "gan")
 #: Content networks ``compile(content=...)`` accepts, and the layer each one reads by default.
@@ -561,8 +560,6 @@ def publish(model, name, run_dir, wall_seconds):
     (``input | bicubic | output | target``, one test image per class) and ``card.json`` with
     :func:`evaluate`'s test-split figures for the SRGAN, for its SRResNet stage
     (``run_dir/pretrain.weights.h5``) and for bicubic upsampling. Returns the card."""
-    import json
-    import time
     from pathlib import Path
 
     from kgan import zoo
@@ -570,37 +567,19 @@ def publish(model, name, run_dir, wall_seconds):
     from kgan.zoo import publish as zoo_publish
 
     cfg = zoo.info(name)
-    folder = cfg.entry_dir
-    weights = zoo_publish.save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    save_triplets(model, *sample_triplets(cfg.dataset, "test"), folder / "samples.png")
     figures = evaluate(model, cfg.dataset)
     srresnet = zoo.load(name, pretrained=False, compile=False)
     _weights.load_into(srresnet, Path(run_dir) / "pretrain.weights.h5")
     figures["srresnet"] = evaluate(srresnet, cfg.dataset)["srgan"]
-    recipe = cfg.recipe
-    card = {
-        "name": name,
-        "family": cfg.family,
-        "dataset": cfg.dataset,
-        "split": "train",
-        "image_shape": list(cfg.image_shape),
+    training = {"wall_seconds": round(wall_seconds, 1),
+                "steps": {stage: _steps(name, run_dir, stage) for stage in ("pretrain", "gan")},
+                "hardware": zoo_publish.hardware(), "keras_backend": "tensorflow"}
+    extra = {
         "source_shape": list(model.source_shape()),
-        "paper": cfg.paper,
-        "license": cfg.license,
-        "weights": weights.name,
-        "sha256": _weights.sha256_of(weights),
-        "size_bytes": weights.stat().st_size,
         "params": {"generator": int(model.generator.count_params()),
                    "discriminator": int(model.discriminator.count_params())},
-        "recipe": {**recipe, "model_kwargs": cfg.model_kwargs,
-                   "compile_resolved": model.get_compile_config()},
-        "training": {"date": time.strftime("%Y-%m-%d"), "wall_seconds": round(wall_seconds, 1),
-                     "steps": {stage: _steps(name, run_dir, stage)
-                               for stage in ("pretrain", "gan")},
-                     "hardware": zoo_publish.hardware(), "keras_backend": "tensorflow"},
         "samples": "samples.png (rows: one test image per class; columns: 7x7 input shown "
                    "nearest, bicubic, SRGAN output, 28x28 target)",
-        "metrics": figures,
         "metrics_note": "Test split (10,000 pairs). PSNR/SSIM on [0, 1] images against the "
                         "28x28 targets (tf.image.psnr / tf.image.ssim). classifier_accuracy: "
                         "kgan's Fashion-MNIST classifier on the images; the GAN stage's "
@@ -608,8 +587,9 @@ def publish(model, name, run_dir, wall_seconds):
                         "on SRGAN outputs is not an independent judge.",
         "reproduce": f"python tools/train_srgan.py {name}",
     }
-    (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
-    return card
+    return zoo_publish.publish(
+        model, name, training, metrics=figures, extra=extra,
+        samples=lambda m, path: save_triplets(m, *sample_triplets(cfg.dataset, "test"), path))
 
 
 def _steps(name, run_dir, stage):
@@ -631,17 +611,9 @@ def _steps(name, run_dir, stage):
 PAPER = "Ledig et al. 2017, arXiv:1609.04802"
 
 
-def _register(name, dataset, image_shape, model_kwargs, recipe, weights=None, sha256=None):
-    cfg = ZooCfg(name=name, family="srgan", dataset=dataset, image_shape=tuple(image_shape),
-                 latent_dim=0, weights=weights, sha256=sha256, model_kwargs=model_kwargs,
-                 recipe=recipe, paper=PAPER)
-
-    @register_model(cfg)
-    def factory(cfg, **overrides):
-        return SRGAN.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name,
-                                               **overrides})
-
-    return factory
+def _register(name, dataset, image_shape, model_kwargs, recipe, **weights):
+    register_translator_entry(SRGAN, "srgan", PAPER, name, dataset, image_shape, model_kwargs,
+                              recipe, **weights)
 
 
 _RECIPE = dict(

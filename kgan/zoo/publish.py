@@ -129,7 +129,7 @@ def translation_grid(model, dataset, path, n=10):
     return save_grid(path, images, rows=rows, scale=3)
 
 
-def publish(model, name, training, metrics=None, samples=None):
+def publish(model, name, training, metrics=None, samples=None, extra=None):
     """Writes ``zoo/<name>/`` and returns the card; prints nothing, raises on failure.
 
     Args:
@@ -141,6 +141,7 @@ def publish(model, name, training, metrics=None, samples=None):
             ``kgan.metrics.evaluate_translation``'s for image-to-image models.
         samples: ``samples(model, path)`` writing ``samples.png`` (default: an image
             translator's ``source | output | target`` rows, or :func:`sample_grid`).
+        extra: family-specific card keys (added last, so they may refine a shared one).
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
@@ -180,5 +181,6 @@ def publish(model, name, training, metrics=None, samples=None):
                                                                          folder / "samples")]
     if hasattr(model, "card_figures"):  # family-specific figures (e.g. StyleGAN's mixing)
         card["figures"] = model.card_figures(folder)
+    card.update(extra or {})
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return card
