@@ -5,6 +5,7 @@
     kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
                [--backup_every BATCHES]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
+                (audio entries: --out is a folder of .wav files, --n 10 clips)
                 (image-to-image models: n test sources, rows of source | output | target)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
@@ -22,6 +23,7 @@ import dataclasses
 import json
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
 
@@ -36,7 +38,8 @@ flags.DEFINE_integer("batch_size", None, "train: per-replica batch size (default
 flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.", lower_bound=1)
 flags.DEFINE_integer("backup_every", None, "train: batches between backups (default: one "
                      "backup per epoch).", lower_bound=1)
-flags.DEFINE_string("out", None, "train: run folder; sample: PNG path.")
+flags.DEFINE_string("out", None, "train: run folder; sample: PNG path (audio: a folder "
+                    "for .wav files).")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
                   "train: tf.distribute strategy.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
@@ -111,6 +114,16 @@ def _cmd_sample(args):
         n = FLAGS.n or 10
         path = translation_grid(model, zoo.info(name).dataset, out, n)
         print(f"wrote {n} translations of {name} (source | output | target) to {path}")
+        return
+    if getattr(model, "modality", "image") == "audio":  # listenable clips, not a picture
+        from kgan.zoo.publish import write_wav_samples
+
+        folder = Path(FLAGS.out or f"{name}_samples")
+        if folder.suffix:
+            raise ValueError(f"--out for an audio model is a folder for .wav files; received "
+                             f"{str(folder)!r} (drop the extension).")
+        files = write_wav_samples(model, folder, FLAGS.n or 10, FLAGS.seed)
+        print(f"wrote {len(files)} clips of {name} to {folder}/: {', '.join(files)}")
         return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)

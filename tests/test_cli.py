@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,8 @@ def cli_in_process(args, capsys):
     (("sample", "test_dcgan"), 2, "has no published weights yet"),
     (("sample", "test_dcgan", "--nopretrained", "--n", "0"), 2, "--n=0"),
     (("sample", "test_dcgan", "--nopretrained", "--out", "/dev/null/x.png"), 2, "/dev/null"),
+    (("sample", "test_wavegan", "--nopretrained", "--out", "clips.png"), 2,
+     "--out for an audio model is a folder for .wav files"),
     (("eval", "test_dcgan", "--nopretrained", "--n", "1"), 2, "n must be an integer >= 2"),
     (("eval", "nosuch_gan"), 2, "Unknown zoo entry"),
     (("export", "gone.keras", "--tflite"), 2, "No .keras file at gone.keras"),
@@ -93,6 +96,19 @@ def test_every_subcommand_rejects_bad_input_in_one_line(args, status, message, c
     assert code == status
     assert len(stderr.splitlines()) == 1 and stderr.startswith("kgan: error: "), stderr
     assert message in stderr, stderr
+
+
+def test_sample_writes_wav_files_for_audio_entries(tmp_path, capsys):
+    from kgan import audio, cli
+
+    cli.FLAGS.unparse_flags()
+    cli.main(cli._parse_flags(["kgan", "sample", "test_wavegan", "--nopretrained", "--n", "3",
+                               "--out", str(tmp_path / "clips")]))
+    files = sorted((tmp_path / "clips").glob("*.wav"))
+    assert [f.name for f in files] == ["00_class0.wav", "01_class1.wav", "02_class2.wav"]
+    clip = audio.read_wav(files[0])
+    assert clip.shape == (audio.CLIP_LENGTH,) and np.isfinite(clip).all()
+    assert "wrote 3 clips of test_wavegan" in capsys.readouterr().out
 
 
 def test_a_diverging_run_exits_1_in_one_line(tmp_path, capsys, monkeypatch, recwarn):

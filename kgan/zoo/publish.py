@@ -108,13 +108,13 @@ def sample_grid(model, path):
     return save_grid(path, images, rows=rows or 8)
 
 
-def write_wav_samples(model, folder, n=10):
-    """Writes ``n`` clips from a fixed seed as ``folder/NN[_classC].wav`` (one per class for
-    conditional models) and returns their file names."""
+def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED):
+    """Writes ``n`` clips from latent ``seed`` as ``folder/NN[_classC].wav`` (digits in turn
+    for conditional models) and returns their file names."""
     from kgan.audio import write_wav
 
     labels = np.arange(n) % model.num_classes if model.num_classes else None
-    clips = model.generate(n, labels=labels, seed=SAMPLE_SEED)
+    clips = model.generate(n, labels=labels, seed=seed)
     names = [f"{i:02d}" + (f"_class{labels[i]}" if labels is not None else "") + ".wav"
              for i in range(n)]
     return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
