@@ -189,6 +189,21 @@ class StyleGAN(GAN):
         z = check_latents(z, n, self.latent_dim, seed)
         return self._synthesize(z, z, self.num_ws, truncation_psi, noise_mode, batch_size)
 
+    def truncated_images(self, z, truncation_psi):
+        """Mapping, truncation and synthesis as one traceable call (kgan.export serves it
+        as the SavedModel's ``truncated`` signature): ``generate(z=z,
+        truncation_psi=psi)`` without the batching, clipping and argument checks.
+
+        Args:
+            z: latents ``(B, latent_dim)``.
+            truncation_psi: a tensor that broadcasts against ``(B, 1)``: one psi per row
+                ``(B, 1)`` or one for all; the caller checks its range.
+        """
+        w = self.generator.get_layer("mean_w").truncate(self.mapping(z, training=False),
+                                                        truncation_psi)
+        ws = ops.repeat(w[:, None], self.num_ws, axis=1)
+        return self.synthesis(ws, training=False)
+
     def style_mix(self, z_a, z_b, crossover, truncation_psi=1.0, noise_mode="const",
                   batch_size=256):
         """Images whose styles ``< crossover`` (coarse) come from ``z_a``, the rest from ``z_b``.
