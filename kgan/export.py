@@ -29,22 +29,22 @@ With ``uint8_io=True`` every signature also returns ``image_uint8``: ``round((im
 ``tensorflow_model_server --model_config_file``; ``docs/serving.md`` shows the requests.
 
 TFLite (``export_tflite``) converts the ``serving_default`` signature with
-``tf.lite.TFLiteConverter``: ``quantize="none"`` (float32), ``"float16"`` (weights in float16,
-half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
+``tf.lite.TFLiteConverter``: ``quantize="none"`` (float32), ``"float16"`` (weights in
+float16, half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
 ``representative_data``, e.g. :func:`calibration_inputs`, latents drawn like the model's
 own). Nearest ``UpSampling2D`` layers are exported as one static-shape resize each: Keras'
 ``repeat``-based version loses the heights in the converter after a few stages, which left
 ProGAN's 16x16 and 32x32 convolutions unconvertible. The truncated signature is not
 converted (``serving_default``, psi = 1, is). int8 files keep float32 inputs/outputs
-(quantized at the edges) unless ``uint8_io``, which makes the latent input and image
-output uint8 for integer-only accelerators; the image range is pinned to tanh's [-1, 1], so
-a uint8 output ``q`` is the image ``(q - 128) / 127.5`` and within one level of the pixel
-value. For int8 the generator's
-tanh also clips its input to [-4, 4] (at most 7e-4 of change), so the quantization steps of
-that tensor go where tanh is steep instead of to saturated background pixels: this took the
-mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A conversion that would leave a
-float op behind fails instead of shipping a float model labelled int8. The seed signature is
-not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
+(quantized at the edges) unless ``uint8_io``, which makes the latent input and image output
+uint8 for integer-only accelerators; the image range is pinned to tanh's [-1, 1], so a uint8
+output ``q`` is the image ``(q - 128) / 127.5`` and within one level of the pixel value. For
+int8 the generator's tanh also clips its input to [-4, 4] (at most 7e-4 of change), so the
+quantization steps of that tensor go where tanh is steep instead of to saturated background
+pixels: this took the mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A
+conversion that would leave a float op behind fails instead of shipping a float model
+labelled int8. The seed signature is not converted: TFLite has no stateless Philox op, so
+mobile apps pass latents.
 
 Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, CycleGAN, SRGAN)
 export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
