@@ -15,23 +15,36 @@ loads half a model), and carries two signatures:
   alg="philox")`` (:func:`seed_latents`), the same on every machine and device, so a client
   can ask for "image 42" without shipping 100 floats, and reproduce it in Python.
 
-With ``uint8_io=True`` both also return ``image_uint8``: ``round((image + 1) * 127.5)``, pixels
-ready for a PNG. :func:`write_models_config` writes ``DIR/models.config`` for
+Style models (StyleGAN) add a third, for the truncation trick:
+
+* ``truncated``: ``latent`` float32 ``(None, latent_dim)`` + ``truncation_psi`` float32
+  ``(None,)`` (one psi per latent, or one for all) -> ``model.generate(z=latent,
+  truncation_psi=psi)``: mapping, ``w_avg + psi * (w - w_avg)`` with the tracked mean w, and
+  synthesis in one graph. A psi outside [0, 1] fails the request. ``serving_default`` is
+  psi = 1 (no truncation). A TF Serving signature has no optional inputs, hence the second
+  signature rather than a defaulted argument.
+
+With ``uint8_io=True`` every signature also returns ``image_uint8``: ``round((image + 1) *
+127.5)``, pixels ready for a PNG. :func:`write_models_config` writes ``DIR/models.config`` for
 ``tensorflow_model_server --model_config_file``; ``docs/serving.md`` shows the requests.
 
 TFLite (``export_tflite``) converts the ``serving_default`` signature with
-``tf.lite.TFLiteConverter``: ``quantize="none"`` (float32), ``"float16"`` (weights in float16,
-half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
+``tf.lite.TFLiteConverter``: ``quantize="none"`` (float32), ``"float16"`` (weights in
+float16, half the size) or ``"int8"`` (full integer: every op runs in int8, calibrated on
 ``representative_data``, e.g. :func:`calibration_inputs`, latents drawn like the model's
-own). int8 files keep float32 inputs/outputs (quantized at the edges) unless ``uint8_io``,
-which makes the latent input and image output uint8 for integer-only accelerators; the image
-range is pinned to tanh's [-1, 1], so a uint8 output ``q`` is the image
-``(q - 128) / 127.5`` and within one level of the pixel value. For int8 the generator's
-tanh also clips its input to [-4, 4] (at most 7e-4 of change), so the quantization steps of
-that tensor go where tanh is steep instead of to saturated background pixels: this took the
-mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A conversion that would leave a
-float op behind fails instead of shipping a float model labelled int8. The seed signature is
-not converted: TFLite has no stateless Philox op, so mobile apps pass latents.
+own). Nearest ``UpSampling2D`` layers are exported as one static-shape resize each: Keras'
+``repeat``-based version loses the heights in the converter after a few stages, which left
+ProGAN's 16x16 and 32x32 convolutions unconvertible. The truncated signature is not
+converted (``serving_default``, psi = 1, is). int8 files keep float32 inputs/outputs
+(quantized at the edges) unless ``uint8_io``, which makes the latent input and image output
+uint8 for integer-only accelerators; the image range is pinned to tanh's [-1, 1], so a uint8
+output ``q`` is the image ``(q - 128) / 127.5`` and within one level of the pixel value. For
+int8 the generator's tanh also clips its input to [-4, 4] (at most 7e-4 of change), so the
+quantization steps of that tensor go where tanh is steep instead of to saturated background
+pixels: this took the mean int8 error of ``dcgan_fashion_mnist`` from 0.077 to 0.012. A
+conversion that would leave a float op behind fails instead of shipping a float model
+labelled int8. The seed signature is not converted: TFLite has no stateless Philox op, so
+mobile apps pass latents.
 
 Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, CycleGAN, SRGAN)
 export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
@@ -73,6 +86,7 @@ from kgan.translation import ImageTranslator
 QUANTIZATIONS = ("none", "float16", "int8")
 SERVING_SIGNATURE = "serving_default"
 SEED_SIGNATURE = "generate_from_seed"
+TRUNCATED_SIGNATURE = "truncated"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -254,19 +268,53 @@ def _is_instance_norm(layer):
             and layer.groups in (-1, layer.input.shape[-1]) and len(layer.input.shape) == 4)
 
 
-def _int8_friendly(generator):
-    """A copy of ``generator`` (current weights) whose tanh layers clip their input first
-    and whose instance norms use int8-convertible ops."""
-    def clone(layer):
-        config = layer.get_config()
-        if isinstance(layer, keras.layers.Activation) and config["activation"] == "tanh":
-            return _ClippedTanh(name=layer.name, dtype=layer.dtype_policy)
-        if _is_instance_norm(layer):
-            return _InstanceNorm(layer.epsilon, name=layer.name, dtype=layer.dtype_policy)
-        return layer.__class__.from_config(config)
+class _NearestUpSampling(keras.layers.Layer):
+    """``UpSampling2D`` (nearest) as one resize op with static sizes.
 
-    copy = keras.models.clone_model(generator, clone_function=clone)
-    copy.set_weights(generator.get_weights())
+    Keras implements nearest upsampling with ``repeat``, whose output heights the TFLite
+    converter loses after a few stages (``?x?x32x8``); it then cannot lower the following
+    CONV_2D at all (ProGAN's 16x16 and 32x32 convolutions). A nearest resize by an integer
+    factor picks the same pixels, and TFLite has a (float and int8) kernel for it.
+    """
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, x):
+        height, width = x.shape[1] * self.size[0], x.shape[2] * self.size[1]
+        return keras.ops.image.resize(x, (height, width), interpolation="nearest")
+
+
+def _replacement(layer, int8):
+    """The layer a TFLite export uses instead of ``layer``, or None to keep it."""
+    if (isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest"
+            and layer.data_format == "channels_last"):
+        return _NearestUpSampling(layer.size, name=layer.name, dtype=layer.dtype_policy)
+    if not int8:
+        return None
+    if (isinstance(layer, keras.layers.Activation)
+            and layer.get_config()["activation"] == "tanh"):
+        return _ClippedTanh(name=layer.name, dtype=layer.dtype_policy)
+    if _is_instance_norm(layer):
+        return _InstanceNorm(layer.epsilon, name=layer.name, dtype=layer.dtype_policy)
+    return None
+
+
+def _tflite_friendly(network, int8):
+    """``network`` itself, or a copy (current weights) whose nearest upsamplings have
+    static shapes and, for int8, whose tanh layers clip their input first and whose
+    instance norms use int8-convertible ops."""
+    if all(_replacement(layer, int8) is None for layer in network.layers):
+        return network
+
+    def clone(layer):
+        stand_in = _replacement(layer, int8)
+        return stand_in if stand_in is not None else layer.__class__.from_config(
+            layer.get_config())
+
+    copy = keras.models.clone_model(network, clone_function=clone)
+    copy.set_weights(network.get_weights())
     return copy
 
 
@@ -334,7 +382,40 @@ def _serving_archive(model, uint8_io):
     archive.add_endpoint(
         SEED_SIGNATURE, tf.function(from_seed),
         input_signature=[tf.TensorSpec([None], tf.int64, name="seed"), *specs[1:]])
+    if hasattr(model, "truncated_images"):  # StyleGAN
+        archive.add_endpoint(TRUNCATED_SIGNATURE, *_truncated_endpoint(model, uint8_io))
     return archive
+
+
+def _truncated_endpoint(model, uint8_io):
+    """The ``truncated`` signature of style models: ``latent`` float32 ``(None,
+    latent_dim)`` and ``truncation_psi`` float32 ``(None,)`` (one per latent, or one for
+    all) -> ``model.generate(z=latent, truncation_psi=psi)``: mapping, the pull towards the
+    tracked mean w, and synthesis in one graph. Returns ``(function, input_signature)``."""
+    def truncated(latent, truncation_psi):
+        psi = _checked_psi(truncation_psi, tf.shape(latent)[0])
+        image = tf.clip_by_value(
+            tf.cast(model.truncated_images(latent, psi[:, None]), tf.float32), -1.0, 1.0)
+        return {"image": image, "image_uint8": _to_uint8(image)} if uint8_io else {"image": image}
+
+    specs = [tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent"),
+             tf.TensorSpec([None], tf.float32, name="truncation_psi")]
+    return tf.function(truncated), specs
+
+
+def _checked_psi(psi, batch):
+    """A psi outside [0, 1] (NaN included), or a psi count other than 1 or one per latent,
+    fails the request instead of extrapolating away from the mean w."""
+    in_range = "truncation_psi must be in [0, 1] (1: no truncation, 0: the mean image)"
+    count = tf.size(psi)
+    with tf.control_dependencies([
+        tf.debugging.assert_greater_equal(psi, 0.0, message=in_range),
+        tf.debugging.assert_less_equal(psi, 1.0, message=in_range),
+        tf.debugging.assert_equal(
+            tf.logical_or(count == 1, count == batch), True,
+            message="truncation_psi needs one value per latent row, or one for all"),
+    ]):
+        return tf.identity(psi)
 
 
 def _filter_archive(model, uint8_io):
@@ -468,7 +549,7 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None):
 
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
         network = _network(model, direction)
-        generator = _int8_friendly(network) if quantize == "int8" else network
+        generator = _tflite_friendly(network, int8=quantize == "int8")
         archive = keras.export.ExportArchive()
         archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),

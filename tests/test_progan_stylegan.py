@@ -9,7 +9,7 @@ import pytest
 
 import kgan
 from gan_checks import tiny_dataset
-from kgan.layers import GrowthSchedule
+from kgan.layers import GrowthSchedule, NoiseInjection
 
 
 def test_drift_loss_adds_the_drift_term():
@@ -50,11 +50,24 @@ def test_progan_grows_during_fit_and_resumes_mid_growth(tmp_path):
     assert (resumed.stage, resumed.alpha) == (1, 0.5)
 
 
-def test_stylegan_mixing_truncation_and_noise():
+@pytest.fixture(scope="module")
+def stylegan():
+    """One untrained test_stylegan for the tests that only sample from it, with a non-zero
+    mean w (the truncation centre) and noise strengths: both start at zero and only
+    training moves them (see the training-call test)."""
     model = kgan.zoo.load("test_stylegan", pretrained=False)
+    rng = np.random.default_rng(0)
+    w_avg = model.generator.get_layer("mean_w").w_avg
+    w_avg.assign(rng.standard_normal(w_avg.shape).astype("float32"))
+    for layer in model.synthesis.layers:
+        if isinstance(layer, NoiseInjection):
+            layer.strength.assign(rng.uniform(0.1, 0.5, layer.strength.shape).astype("float32"))
+    return model
+
+
+def test_stylegan_mixing_truncation_and_noise(stylegan):
+    model = stylegan
     assert model.num_ws == 8 and model.r1_weight > 0
-    model.fit(tiny_dataset(model, batch_size=4, n=8), epochs=1, steps_per_epoch=1, verbose=0)
-    assert np.any(model.w_avg != 0)   # the training call tracked mean w
     rng = np.random.default_rng(0)
     z_a, z_b = rng.standard_normal((2, 3, model.latent_dim)).astype("float32")
     np.testing.assert_allclose(model.style_mix(z_a, z_b, model.num_ws), model.generate(z=z_a),
@@ -64,21 +77,26 @@ def test_stylegan_mixing_truncation_and_noise():
     assert not np.allclose(mixed, model.generate(z=z_a))
     mean_image = model.generate(z=z_a, truncation_psi=0.0)
     np.testing.assert_allclose(mean_image[0], mean_image[1], atol=1e-5)
+    assert not np.allclose(mean_image[0], model.generate(z=z_a)[0], atol=1e-3)
     assert not np.array_equal(model.generate(z=z_a, noise_mode="random"),
                               model.generate(z=z_a, noise_mode="random"))
     assert model.generate(z=z_a, noise_mode="none").shape == (3, 32, 32, 1)
 
 
-def test_stylegan_mixing_regularization_changes_training_styles():
+def test_stylegan_training_call_mixes_styles_and_tracks_mean_w():
+    """The generator's training call (what fit and fit_jax run, see test_families) mixes
+    styles and moves the mean w."""
     model = kgan.zoo.load("test_stylegan", pretrained=False, mixing_prob=1.0)
-    z = np.zeros((2, model.latent_dim), "float32")
     mixing = model.generator.get_layer("style_mixing")
     w1, w2 = np.zeros((2, 8), "float32"), np.ones((2, 8), "float32")
     ws = np.asarray(mixing([w1, w2], training=True))
     cut = int(ws[0, :, 0].argmax())
     assert 1 <= cut < model.num_ws and ws[0, :cut].sum() == 0 and np.all(ws[0, cut:] == 1)
     assert np.all(np.asarray(mixing([w1, w2], training=False)) == 0)
+    assert np.all(model.w_avg == 0)
+    z = np.random.default_rng(0).standard_normal((2, model.latent_dim)).astype("float32")
     assert model.generator(z, training=True).shape == (2, 32, 32, 1)
+    assert np.any(model.w_avg != 0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -86,18 +104,16 @@ def test_stylegan_mixing_regularization_changes_training_styles():
     (dict(truncation_psi=-0.1), "truncation_psi must be a number in"),
     (dict(noise_mode="fixed"), "noise_mode must be one of"),
 ])
-def test_stylegan_bad_generate_arguments(kwargs, match):
-    model = kgan.zoo.load("test_stylegan", pretrained=False)
+def test_stylegan_bad_generate_arguments(stylegan, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        model.generate(2, **kwargs)
+        stylegan.generate(2, **kwargs)
 
 
 @pytest.mark.parametrize("crossover", [-1, 9, 2.5])
-def test_stylegan_crossover_out_of_range(crossover):
-    model = kgan.zoo.load("test_stylegan", pretrained=False)
-    z = np.zeros((1, model.latent_dim), "float32")
+def test_stylegan_crossover_out_of_range(stylegan, crossover):
+    z = np.zeros((1, stylegan.latent_dim), "float32")
     with pytest.raises(ValueError, match=r"crossover must be an integer layer index in \[0, 8\]"):
-        model.style_mix(z, z, crossover)
+        stylegan.style_mix(z, z, crossover)
 
 
 def test_progressive_families_need_power_of_two_squares():
