@@ -177,25 +177,36 @@ def denormalize(normalized, mean, std):
 def griffin_lim(magnitudes, iterations=32, seed=0):
     """Waveforms ``(N, 16384)`` whose STFT magnitudes approach ``magnitudes`` (N, 128, 128).
 
-    Starts from a fixed random phase (``seed``) so the result is deterministic, then
-    alternates ``istft`` and ``stft``, keeping the phase and restoring the magnitudes. The
-    dropped Nyquist bin is restored as zeros.
+    Numpy in, numpy out; :func:`griffin_lim_ops` is the same computation on tensors.
+    """
+    import keras
+
+    mag = keras.ops.convert_to_tensor(np.asarray(keras.ops.convert_to_numpy(magnitudes),
+                                                 "float32"))
+    return keras.ops.convert_to_numpy(griffin_lim_ops(mag, iterations, seed))
+
+
+def griffin_lim_ops(magnitudes, iterations=32, seed=0):
+    """:func:`griffin_lim` in Keras ops, so it runs inside a traced graph (SpecGAN's export).
+
+    Starts every clip from the same fixed random phase (``seed``), so a clip does not depend
+    on the batch it is generated in, then alternates ``istft`` and ``stft``, keeping the
+    phase and restoring the magnitudes. The dropped Nyquist bin is restored as zeros.
+    Returns float32 ``(N, 16384)`` clipped to [-1, 1].
     """
     import keras
 
     ops = keras.ops
-    mag = np.asarray(keras.ops.convert_to_numpy(magnitudes), "float32")
-    mag = np.pad(mag, ((0, 0), (0, 0), (0, 1)))  # the Nyquist bin
-    phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, mag.shape).astype("float32")
-    mag = ops.convert_to_tensor(mag)
-    real, imag = mag * np.cos(phase), mag * np.sin(phase)
+    frames, bins = SPECTROGRAM_SHAPE[0], SPECTROGRAM_SHAPE[1] + 1
+    mag = ops.pad(ops.cast(magnitudes, "float32"), ((0, 0), (0, 0), (0, 1)))  # Nyquist bin
+    phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, (1, frames, bins))
+    real = mag * np.cos(phase).astype("float32")
+    imag = mag * np.sin(phase).astype("float32")
     for _ in range(iterations):
-        x = _istft(real, imag)
-        re, im = _stft(x)
+        re, im = _stft(_istft(real, imag))
         norm = ops.maximum(ops.sqrt(re * re + im * im), 1e-8)
         real, imag = mag * re / norm, mag * im / norm
-    x = ops.convert_to_numpy(_istft(real, imag))[:, _PAD:_PAD + CLIP_LENGTH]
-    return np.clip(x, -1.0, 1.0).astype("float32")
+    return ops.clip(_istft(real, imag)[:, _PAD:_PAD + CLIP_LENGTH], -1.0, 1.0)
 
 
 # ---------------------------------------------------------------------------- figures

@@ -231,7 +231,10 @@ def _image(model, latent, label=None, generator=None):
     generator = generator or model.generator
     conditional = model.conditional and not isinstance(model, ImageTranslator)
     x = generator([latent, label] if conditional else latent, training=False)
-    return tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
+    x = tf.clip_by_value(tf.cast(x, tf.float32), -1.0, 1.0)
+    if hasattr(model, "output_transform"):  # SpecGAN: spectrograms -> Griffin-Lim waveforms
+        x = model.output_transform(x)
+    return x
 
 
 #: tanh(4) = 0.99933, so clipping tanh's input to [-4, 4] moves no pixel by more than 7e-4.
@@ -377,6 +380,8 @@ def _serving_archive(model, uint8_io):
 
     archive = keras.export.ExportArchive()
     archive.track(model.generator)
+    if hasattr(model, "output_transform"):
+        archive.add_variable_collection("output_transform", model.output_transform_variables)
     specs = _input_specs(model)
     archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve), input_signature=specs)
     archive.add_endpoint(

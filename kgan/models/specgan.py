@@ -98,12 +98,14 @@ class SpecGAN(GAN):
     """
 
     modality = "audio"
-    #: Formats kgan.export refuses (with the reason) instead of writing a wrong file: the
-    #: generator makes normalised spectrograms, generate() returns Griffin-Lim waveforms.
+    #: Formats kgan.export refuses (with the reason) instead of writing a wrong file. The
+    #: SavedModel holds generator + Griffin-Lim (:meth:`output_transform`) and returns
+    #: waveforms; TFLite has no inverse STFT for it.
     export_unsupported = dict.fromkeys(
-        ("savedmodel", "tflite-none", "tflite-float16", "tflite-int8"),
-        "its generator makes spectrograms and generate() inverts them with Griffin-Lim; an "
-        "export with Griffin-Lim in the graph is not implemented yet.")
+        ("tflite-none", "tflite-float16", "tflite-int8"),
+        "Griffin-Lim's inverse STFT needs tf.Complex and tf.IRFFT, which are not TFLite "
+        "builtin ops; export a SavedModel (generator + Griffin-Lim, waveforms out), or the "
+        "generator alone (spectrograms) from model.generator with keras.export.")
 
     compile_defaults = dict(GAN.compile_defaults, loss="non_saturating", r1_weight=1.0)
 
@@ -178,8 +180,20 @@ class SpecGAN(GAN):
         """Normalised spectrograms ``(n, 128, 128, 1)`` -> waveforms ``(n, 16384, 1)``."""
         spectrograms = np.asarray(spectrograms, "float32")
         _check_shape(spectrograms.shape[1:])
-        log_mag = audio.denormalize(spectrograms[..., 0], *self.statistics())
-        return audio.griffin_lim(np.exp(log_mag), self.griffin_lim_iterations)[..., None]
+        return keras.ops.convert_to_numpy(self.output_transform(spectrograms))
+
+    @property
+    def output_transform_variables(self):
+        """The variables :meth:`output_transform` reads (an export tracks them)."""
+        return [self.spectrogram_mean, self.spectrogram_std]
+
+    def output_transform(self, spectrograms):
+        """Generator output -> samples, in Keras ops: denormalise the spectrograms and run
+        Griffin-Lim. ``kgan.export`` puts it in the exported graph after the generator."""
+        log_mag = audio.denormalize(keras.ops.cast(spectrograms, "float32")[..., 0],
+                                    self.spectrogram_mean, self.spectrogram_std)
+        return audio.griffin_lim_ops(keras.ops.exp(log_mag), self.griffin_lim_iterations)[
+            ..., None]
 
     def generate(self, n=None, z=None, labels=None, seed=None, batch_size=256):
         """Waveforms float32 ``(n, 16384, 1)`` in [-1, 1]; see ``kgan.GAN.generate``."""
