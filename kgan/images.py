@@ -14,7 +14,12 @@ def class_rows(num_classes, n):
 
 def sample_images(model, n, seed):
     """``n`` samples from fixed latents, with ``(images, rows)`` ready for :func:`save_grid`:
-    conditional models get one row per class, others a square-ish grid."""
+    conditional models get one row per class, text models one row per default caption
+    (one per class), others a square-ish grid."""
+    captions = getattr(model, "default_captions", ())
+    if captions:
+        texts = [captions[i] for i in class_rows(len(captions), n)]
+        return model.generate(n, text=texts, seed=seed), len(captions)
     if model.num_classes:
         labels = class_rows(model.num_classes, n)
         return model.generate(n, labels=labels, seed=seed), model.num_classes
