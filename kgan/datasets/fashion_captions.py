@@ -32,6 +32,8 @@ import numpy as np
 from kgan.idx import IDX_FILES, default_roots, read_split
 
 SOURCE = "fashion_mnist"
+#: The project classifier that judges generated garments (``kgan.classifier``).
+CLASSIFIER_DATASET = SOURCE
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
