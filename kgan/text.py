@@ -280,9 +280,10 @@ class TextConditioned:
 
     The class holds ``self.text_encoder`` (a frozen :func:`build_text_encoder` model) and a
     generator taking ``[latent, embedding]``. Subclasses set ``self.text_encoder`` in
-    ``__init__`` and may override :meth:`generate_from_embeddings` (e.g. multi-stage
-    generators). Training batches are ``(images, captions)`` (a third element, labels, is
-    ignored); :meth:`embed_batch` turns the caption strings into embeddings in ``train_step``.
+    ``__init__`` and may override :meth:`synthesize` (e.g. multi-stage generators; it is
+    the graph both ``generate`` and the SavedModel export run). Training batches are
+    ``(images, captions)`` (a third element, labels, is ignored); :meth:`embed_batch` turns
+    the caption strings into embeddings in ``train_step``.
 
     ``default_captions``: what ``generate`` uses when no text is given (cycled, like the
     labels of class-conditional models).
@@ -290,6 +291,14 @@ class TextConditioned:
 
     #: Captions cycled through when ``generate`` gets no ``text``.
     default_captions = ()
+    #: ``kgan.export``: formats this model cannot be written to, with the reason.
+    export_unsupported = {
+        fmt: ("the text encoder's TextVectorization uses string ops (StringLower, "
+              "StaticRegexReplace, StringSplitV2, RaggedTensorToTensor) that have no TFLite "
+              "builtin kernels (the converter asks for TF Select ops). Export a SavedModel, "
+              "which takes the caption strings, or run the generator on embeddings.")
+        for fmt in ("tflite-none", "tflite-float16", "tflite-int8")
+    }
 
     @property
     def embedding_dim(self):
@@ -336,12 +345,18 @@ class TextConditioned:
         z = check_latents(z, len(texts), self.latent_dim, seed)
         return self.generate_from_embeddings(z, self.encode_text(texts), batch_size)
 
+    def synthesize(self, z, embeddings):
+        """The generator's output tensor for latents and embeddings (inference mode). The
+        one place that knows how the generator is called: ``generate`` and the SavedModel
+        export (``kgan.export``) both go through it, so multi-stage families override it."""
+        return self.generator([z, embeddings], training=False)
+
     def generate_from_embeddings(self, z, embeddings, batch_size=256):
         """Images float32 [-1, 1] from latents and text embeddings (EMA weights if any)."""
         with self.inference_weights():
             batches = [
-                keras.ops.convert_to_numpy(self.generator(
-                    [z[i:i + batch_size], embeddings[i:i + batch_size]], training=False))
+                keras.ops.convert_to_numpy(
+                    self.synthesize(z[i:i + batch_size], embeddings[i:i + batch_size]))
                 for i in range(0, len(z), batch_size)
             ]
         return np.clip(np.concatenate(batches).astype("float32"), -1.0, 1.0)
