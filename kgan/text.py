@@ -334,14 +334,15 @@ class TextConditioned:
         if labels is not None:
             raise ValueError(f"{self.name} is conditioned on text, not class labels: pass "
                              "text=['a dark ankle boot', ...] instead of labels.")
+        count = n if n is not None else (len(z) if z is not None else None)
+        if text is None or isinstance(text, (str, bytes)):
+            count = 64 if count is None else count
+            if int(count) != count or count < 1:
+                raise ValueError(f"n must be a positive integer; received {count!r}.")
         if text is None:
-            if n is None:
-                n = len(z) if z is not None else 64
-            text = [self.default_captions[i % len(self.default_captions)]
-                    for i in range(int(n))]
-        elif n is None and z is None and not isinstance(text, (str, bytes)):
-            n = len(check_texts(text))
-        texts = check_texts(text, n if n is not None else (None if z is None else len(z)))
+            captions = self.default_captions
+            text = [captions[i % len(captions)] for i in range(int(count))]
+        texts = check_texts(text, count)
         z = check_latents(z, len(texts), self.latent_dim, seed)
         return self.generate_from_embeddings(z, self.encode_text(texts), batch_size)
 
