@@ -24,8 +24,8 @@ import json
 import time
 import warnings
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
 
 from kgan._validation import check_latents
@@ -272,6 +272,44 @@ def publish_text_encoder(encoder, report, dataset="fashion_captions"):
     }
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+# ------------------------------------------------------------------ model card figures
+#: Seed of the latents of the card figures.
+FIGURE_SEED = 2024
+
+
+def caption_samples(model, dataset, path):
+    """A model card's ``samples.png``: the data set's ``sample_captions()`` (one row per
+    class, one attribute per column), each image with its caption printed under it."""
+    from kgan.images import save_captioned_grid
+
+    data = dataset_module(dataset)
+    captions = data.sample_captions()
+    images = model.generate(text=captions, seed=FIGURE_SEED)
+    return save_captioned_grid(path, images, captions, cols=len(data.SAMPLE_TEMPLATES))
+
+
+def interpolation_figure(model, dataset, path, steps=8):
+    """``interpolation.png``: one row per caption pair of the data set's
+    ``INTERPOLATIONS``, walking between their embeddings with one latent per row."""
+    from kgan.images import save_captioned_grid
+
+    rows, labels = [], []
+    for i, (a, b) in enumerate(dataset_module(dataset).INTERPOLATIONS):
+        z = np.random.default_rng(FIGURE_SEED + i).standard_normal(model.latent_dim)
+        rows.append(model.interpolate_text(a, b, steps, z=z.astype("float32")))
+        labels += [a] + [f"{k / (steps - 1):.2f}" for k in range(1, steps - 1)] + [b]
+    return save_captioned_grid(path, np.concatenate(rows), labels, cols=steps)
+
+
+def card_figures(model, dataset, folder):
+    """Writes the captioned ``samples.png`` and ``interpolation.png`` into ``folder``."""
+    from pathlib import Path
+
+    caption_samples(model, dataset, Path(folder) / "samples.png")
+    interpolation_figure(model, dataset, Path(folder) / "interpolation.png")
+    return {"interpolation": "interpolation.png"}
 
 
 # ------------------------------------------------------------------ the GAN mixin

@@ -72,6 +72,19 @@ def _articles(text):
 
 #: One caption per class, naming only the class: what text models generate by default.
 CLASS_CAPTIONS = tuple(_articles(f"a {c}") for c in CLASS_WORDS)
+#: The columns of a model card's sample grid (one row per class): each attribute word.
+SAMPLE_TEMPLATES = ("a {cls}", "a dark {cls}", "a light {cls}", "a small {cls}",
+                    "a large {cls}", "a plain {cls}", "a patterned {cls}",
+                    "a small dark patterned {cls}")
+#: Caption pairs of a model card's interpolation figure.
+INTERPOLATIONS = (("a light t-shirt", "a dark t-shirt"), ("a small bag", "a large bag"),
+                  ("a sneaker", "an ankle boot"), ("a light pullover", "a dark coat"),
+                  ("a plain dress", "a patterned shirt"))
+
+
+def sample_captions():
+    """Captions of a model card's sample grid: row = class, column = :data:`SAMPLE_TEMPLATES`."""
+    return [_articles(t.format(cls=c)) for c in CLASS_WORDS for t in SAMPLE_TEMPLATES]
 
 
 def vocabulary():

@@ -26,7 +26,7 @@ a fixed latent, the paper's interpolation figure.
 import keras
 from keras import layers
 
-from kgan.gan import GAN, _MAX_D_STEPS, _dense, _multi_worker, _split_batch
+from kgan.gan import _MAX_D_STEPS, GAN, _dense, _multi_worker, _split_batch
 from kgan.models._common import SYNC_BN, register_family_entries
 from kgan.models.dcgan import _check_size
 from kgan.text import TextConditioned, load_text_encoder

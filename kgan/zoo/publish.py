@@ -140,15 +140,19 @@ def publish(model, name, training, metrics=None, samples=None):
         metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor), or
             ``kgan.metrics.evaluate_translation``'s for image-to-image models.
         samples: ``samples(model, path)`` writing ``samples.png`` (default: an image
-            translator's ``source | output | target`` rows, or :func:`sample_grid`).
+            translator's ``source | output | target`` rows, a text model's captioned
+            samples (``kgan.text.card_figures``), or :func:`sample_grid`).
     """
     cfg = _registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
     from kgan.translation import ImageTranslator
 
+    text_model = getattr(model, "text_encoder", None) is not None
     if samples is not None:
         samples(model, folder / "samples.png")
+    elif text_model:  # captioned samples, written with the figures below
+        pass
     elif isinstance(model, ImageTranslator):
         translation_grid(model, cfg.dataset, folder / "samples.png")
     else:
@@ -180,5 +184,9 @@ def publish(model, name, training, metrics=None, samples=None):
                                                                          folder / "samples")]
     if hasattr(model, "card_figures"):  # family-specific figures (e.g. StyleGAN's mixing)
         card["figures"] = model.card_figures(folder)
+    elif text_model:  # captions under the samples, and caption interpolations
+        from kgan.text import card_figures
+
+        card["figures"] = card_figures(model, cfg.dataset, folder)
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return card
