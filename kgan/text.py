@@ -21,6 +21,7 @@ and attribute words from the embedding, then frozen and published in
 """
 
 import json
+import string
 import time
 import warnings
 
@@ -53,11 +54,12 @@ def dataset_module(dataset):
 
 @keras.saving.register_keras_serializable(package="kgan")
 class MaskedMean(layers.Layer):
-    """Mean of word vectors ``(B, T, D)`` over the non-padding ids ``(B, T)`` (id 0 is
-    padding). A caption without words gives zeros rather than 0 / 0."""
+    """Mean of word vectors ``(B, T, D)`` over the known words of ids ``(B, T)``: id 0
+    (padding) and id 1 (TextVectorization's out-of-vocabulary ``[UNK]``) are left out, so an
+    unknown word changes nothing. A caption without known words gives zeros, not 0 / 0."""
 
     def call(self, vectors, ids):
-        mask = keras.ops.cast(keras.ops.not_equal(ids, 0), vectors.dtype)[..., None]
+        mask = keras.ops.cast(keras.ops.greater(ids, 1), vectors.dtype)[..., None]
         total = keras.ops.sum(vectors * mask, axis=1)
         return total / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
 
@@ -100,6 +102,15 @@ def unknown_captions(encoder, texts):
     return [t for t, row in zip(texts, ids) if not np.any(row > 1)]
 
 
+def unknown_words(encoder, texts):
+    """Words of ``texts`` outside the encoder's vocabulary (the encoder ignores them), in
+    order of appearance, standardised like TextVectorization's default."""
+    known = set(encoder_vocabulary(encoder))
+    strip = str.maketrans("", "", string.punctuation)
+    words = (w for t in texts for w in t.lower().translate(strip).split())
+    return list(dict.fromkeys(w for w in words if w not in known))
+
+
 def check_texts(text, n=None):
     """Returns captions as a list of ``n`` str: ``text`` is one string (repeated ``n`` times,
     once when ``n`` is None) or a sequence of strings (its length must be ``n`` if given)."""
@@ -129,7 +140,7 @@ def check_texts(text, n=None):
 def encode_texts(encoder, texts, batch_size=1024):
     """Embeddings float32 ``(N, D)`` of a list of captions; warns (``UserWarning``) about
     captions that are empty or have no known word, which still get a (content-free)
-    embedding."""
+    embedding, and about unknown words, which are ignored."""
     texts = check_texts(texts)
     unknown = unknown_captions(encoder, texts)
     if unknown:
@@ -138,6 +149,12 @@ def encode_texts(encoder, texts, batch_size=1024):
             f"{len(unknown)} caption(s) are empty or have no word the text encoder knows "
             f"({shown}); their images follow no description. Known words: "
             f"{', '.join(encoder_vocabulary(encoder))}.", UserWarning, stacklevel=3)
+    ignored = unknown_words(encoder, [t for t in texts if t not in set(unknown)])
+    if ignored:
+        warnings.warn(
+            f"The text encoder does not know the word(s) {', '.join(map(repr, ignored[:10]))} "
+            f"and ignores them. Known words: {', '.join(encoder_vocabulary(encoder))}.",
+            UserWarning, stacklevel=3)
     strings = np.asarray(texts, object)
     return np.concatenate([
         keras.ops.convert_to_numpy(encoder(strings[i:i + batch_size], training=False))

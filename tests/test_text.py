@@ -102,6 +102,9 @@ def test_empty_and_unknown_captions_warn_and_still_embed(encoder):
     with pytest.warns(UserWarning, match=r"2 caption\(s\) are empty or have no word.*'zebra'"):
         e = text.encode_texts(encoder, ["", "zebra", "a bag"])
     assert np.all(np.isfinite(e))
+    with pytest.warns(UserWarning, match=r"does not know the word\(s\) 'red', 'velvet'"):
+        partial = text.encode_texts(encoder, ["a red Velvet dress.", "a dress"])
+    np.testing.assert_allclose(partial[0], partial[1], atol=1e-6)  # unknown words ignored
 
 
 @pytest.mark.parametrize("value, error, message", [
