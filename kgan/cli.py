@@ -7,7 +7,10 @@
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
                 (audio entries: --out is a folder of .wav files, --n 10 clips)
                 (image-to-image models: n test sources, rows of source | output | target)
-    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
+    kgan sample NAME --text "a dark ankle boot" [--text "a bag" ...]   (text-to-image models;
+                captions printed under the images)
+    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
+                text-to-image: class / attribute agreement on held-out captions)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
@@ -47,6 +50,8 @@ flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: def
 flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).",
                      lower_bound=1)
 flags.DEFINE_integer("seed", 0, "sample: latent seed.")
+flags.DEFINE_multi_string("text", None, "sample: caption for text-to-image models; once for "
+                          "all samples (n defaults to 8), or repeated, one per sample.")
 flags.DEFINE_boolean("savedmodel", False, "export: TF Serving SavedModel OUT/<name>/<version>/.")
 flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<float32|float16|"
                      "int8>[_uint8].tflite.")
@@ -108,8 +113,14 @@ def _cmd_sample(args):
     from kgan.zoo.publish import translation_grid
 
     name = _one_name(args)
+    if FLAGS.text and not _has_text(name):
+        raise ValueError(f"--text applies to text-to-image models; {name} takes no captions "
+                         "(see `kgan list text2image*`).")
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
     out = FLAGS.out or f"{name}_samples.png"
+    if getattr(model, "default_captions", ()):
+        _sample_text(model, name, out)
+        return
     if isinstance(model, ImageTranslator):  # rows of test source | output | target
         n = FLAGS.n or 10
         path = translation_grid(model, zoo.info(name).dataset, out, n)
@@ -131,6 +142,33 @@ def _cmd_sample(args):
     print(f"wrote {n} samples of {name} to {path}")
 
 
+def _has_text(name):
+    from kgan import zoo
+
+    return "text_encoder" in zoo.info(name).model_kwargs
+
+
+def _sample_text(model, name, out):
+    """Text-to-image samples with their captions: --text given, or one row per class."""
+    from kgan.images import save_captioned_grid
+    from kgan.text import check_texts
+
+    texts = FLAGS.text
+    if not texts:
+        captions = model.default_captions
+        n = FLAGS.n or 8 * len(captions)
+        texts = [captions[i % len(captions)] for i in range(n)]
+    elif len(texts) == 1:
+        texts = check_texts(texts[0], FLAGS.n or 8)
+    elif FLAGS.n and FLAGS.n != len(texts):
+        raise ValueError(f"--n={FLAGS.n} but {len(texts)} --text captions were given; give "
+                         "one caption per sample, or one for all.")
+    images = model.generate(text=list(texts), seed=FLAGS.seed)
+    cols = 8 if FLAGS.text else len(model.default_captions)
+    path = save_captioned_grid(out, images, texts, cols=cols)
+    print(f"wrote {len(texts)} samples of {name} with their captions to {path}")
+
+
 def _cmd_eval(args):
     from kgan import metrics, zoo
 
@@ -140,6 +178,9 @@ def _cmd_eval(args):
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
     if isinstance(model, ImageTranslator):  # L1 / SSIM / classifier accuracy vs targets
         result = metrics.evaluate_translation(model, zoo.info(name).dataset, n=FLAGS.n)
+    elif getattr(model, "default_captions", ()):  # held-out captions: class and attributes
+        result = metrics.evaluate_text_to_image(model, zoo.info(name).dataset,
+                                                n=FLAGS.n or 10000)
     else:
         result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
     print(json.dumps(result, indent=2, default=float))

@@ -46,6 +46,11 @@ conversion that would leave a float op behind fails instead of shipping a float 
 labelled int8. The seed signature is not converted: TFLite has no stateless Philox op, so
 mobile apps pass latents.
 
+Text-to-image models (:class:`kgan.text.TextConditioned`) take captions:
+``serving_default(text, latent)`` and ``generate_from_seed(text, seed)`` with ``text`` a
+string tensor ``(None,)``; the text encoder, TextVectorization and vocabulary included, runs
+inside the SavedModel. They declare TFLite unsupported (``export_unsupported``).
+
 Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, CycleGAN, SRGAN)
 export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
 SavedModel's ``serving_default`` runs the default direction and every other direction gets
@@ -158,6 +163,10 @@ def calibration_inputs(model, n=256, seed=0, direction=None, split="train", fold
             return {"source": folder_images(folder, model.source_shape(direction), n)}
         return {"source": model.sample_sources(n, direction, split=split, seed=seed)}
     inputs = {"latent": check_latents(None, n, model.latent_dim, seed)}
+    if _is_text_model(model):  # captions cycling through the model's default ones
+        captions = model.default_captions
+        inputs["text"] = np.array([captions[i % len(captions)] for i in range(n)], object)
+        return inputs
     if model.conditional:
         inputs["label"] = check_labels(None, n, model.num_classes, required=False)
     return inputs
@@ -194,6 +203,16 @@ def _check_inputs(model, inputs, what, direction=None):
         source = np.asarray(inputs["source"])
         check_images(source, model.source_shape(direction))
         return {"source": source.astype("float32")}
+    if _is_text_model(model):
+        if not isinstance(inputs, dict) or set(inputs) != {"latent", "text"}:
+            got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError(f"{what} must be a dict with keys ['latent', 'text'] (see "
+                             f"kgan.export.calibration_inputs); received {got}.")
+        from kgan.text import check_texts
+
+        latent = check_latents(inputs["latent"], None, model.latent_dim, None)
+        return {"latent": latent,
+                "text": np.array(check_texts(list(inputs["text"]), len(latent)), object)}
     expected = {"latent", "label"} if model.conditional else {"latent"}
     if not isinstance(inputs, dict) or set(inputs) != expected:
         got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
@@ -367,6 +386,8 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
 def _serving_archive(model, uint8_io):
     if isinstance(model, ImageTranslator):
         return _filter_archive(model, uint8_io)
+    if _is_text_model(model):
+        return _text_archive(model, uint8_io)
 
     def outputs(latent, label):
         image = _image(model, latent, label)
@@ -440,6 +461,36 @@ def _filter_archive(model, uint8_io):
         archive.track(network)
         archive.add_endpoint(SERVING_SIGNATURE if i == 0 else direction, endpoint(network),
                              input_signature=_input_specs(model, direction))
+    return archive
+
+
+def _is_text_model(model):
+    """Text-to-image models (``kgan.text.TextConditioned``): they take captions, not labels."""
+    return getattr(model, "text_encoder", None) is not None
+
+
+def _text_archive(model, uint8_io):
+    """Text-to-image models: ``serving_default(text, latent)`` and
+    ``generate_from_seed(text, seed)``, where ``text`` is a string tensor ``(None,)``: the
+    text encoder, TextVectorization and its vocabulary included, runs inside the graph.
+    Empty or unknown captions are not flagged there (``generate`` warns about them)."""
+    def outputs(text, latent):
+        embeddings = model.text_encoder(text, training=False)
+        image = tf.clip_by_value(tf.cast(model.synthesize(latent, embeddings), tf.float32),
+                                 -1.0, 1.0)
+        return {"image": image, "image_uint8": _to_uint8(image)} if uint8_io else {"image": image}
+
+    def from_seed(text, seed):
+        return outputs(text, _seed_latents(seed, model.latent_dim))
+
+    text = tf.TensorSpec([None], tf.string, name="text")
+    archive = keras.export.ExportArchive()
+    archive.track(model.text_encoder)
+    archive.track(model.generator)
+    archive.add_endpoint(SERVING_SIGNATURE, tf.function(outputs), input_signature=[
+        text, tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent")])
+    archive.add_endpoint(SEED_SIGNATURE, tf.function(from_seed), input_signature=[
+        text, tf.TensorSpec([None], tf.int64, name="seed")])
     return archive
 
 
@@ -670,7 +721,9 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
     else:
         inputs = _check_inputs(model, calibration_inputs(model, n, seed) if inputs is None
                                else inputs, "inputs")
-        expected = model.generate(z=inputs["latent"], labels=inputs.get("label"))
+        expected = (model.generate(z=inputs["latent"], text=list(inputs["text"]))
+                    if _is_text_model(model)
+                    else model.generate(z=inputs["latent"], labels=inputs.get("label")))
         signature = SERVING_SIGNATURE
     run = _runner(path, signature)
     actual = run(inputs)

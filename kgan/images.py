@@ -14,7 +14,12 @@ def class_rows(num_classes, n):
 
 def sample_images(model, n, seed):
     """``n`` samples from fixed latents, with ``(images, rows)`` ready for :func:`save_grid`:
-    conditional models get one row per class, others a square-ish grid."""
+    conditional models get one row per class, text models one row per default caption
+    (one per class), others a square-ish grid."""
+    captions = getattr(model, "default_captions", ())
+    if captions:
+        texts = [captions[i] for i in class_rows(len(captions), n)]
+        return model.generate(n, text=texts, seed=seed), len(captions)
     if model.num_classes:
         labels = class_rows(model.num_classes, n)
         return model.generate(n, labels=labels, seed=seed), model.num_classes
@@ -54,4 +59,44 @@ def save_grid(path, images, rows=None, scale=2):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(path)
+    return path
+
+
+def save_captioned_grid(path, images, captions, cols=8, scale=3, width=None):
+    """Writes a PNG of images in [-1, 1] with each one's caption printed under it.
+
+    Cells are ``scale`` times the image size; captions are wrapped to the cell width (at
+    least ``width`` pixels, default 3 x 28 = 84) in PIL's default font. Returns the path.
+    """
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    images = np.asarray(images, "float32")
+    if images.ndim != 4 or len(images) != len(captions):
+        raise ValueError(f"save_captioned_grid takes (N, H, W, C) images and N captions; "
+                         f"received {images.shape} and {len(captions)} captions.")
+    n, h, w, c = images.shape
+    cell_w = max(w * scale, width or 84)
+    font = ImageFont.load_default()
+    chars = max(8, cell_w // 6)
+    wrapped = [textwrap.wrap(str(t), chars)[:4] or [""] for t in captions]
+    text_h = 11 * max(len(lines) for lines in wrapped) + 4
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    canvas = Image.new("RGB", (cols * (cell_w + 4) + 4, rows * (h * scale + text_h + 4) + 4),
+                       "white")
+    draw = ImageDraw.Draw(canvas)
+    pixels = np.clip((images + 1.0) * 127.5, 0, 255).round().astype("uint8")
+    for i in range(n):
+        r, k = divmod(i, cols)
+        x0, y0 = 4 + k * (cell_w + 4), 4 + r * (h * scale + text_h + 4)
+        tile = Image.fromarray(pixels[i, ..., 0] if c == 1 else pixels[i]).convert("RGB")
+        tile = tile.resize((w * scale, h * scale), Image.NEAREST)
+        canvas.paste(tile, (x0 + (cell_w - w * scale) // 2, y0))
+        for j, line in enumerate(wrapped[i]):
+            draw.text((x0, y0 + h * scale + 2 + 11 * j), line, fill="black", font=font)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
     return path

@@ -63,8 +63,9 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     if isinstance(model, ImageTranslator):
         samples = kgan_callbacks.TranslationGrid(out / "samples", *paired_preview(cfg.dataset))
     else:
-        samples = kgan_callbacks.SampleGrid(out / "samples", n=64 if not model.num_classes
-                                            else 80, seed=recipe.get("seed", 0))
+        rows = model.num_classes or len(getattr(model, "default_captions", ()))
+        samples = kgan_callbacks.SampleGrid(out / "samples", n=8 * rows if rows else 64,
+                                            seed=recipe.get("seed", 0))
     callbacks = [
         kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
         kgan_callbacks.BackupAndRestore(out / "backup", save_freq=backup_every or "epoch",

@@ -22,9 +22,22 @@ def tiny_pairs(model, batch_size=8, n=32, seed=0):
     return tf.data.Dataset.from_tensor_slices((source, target)).batch(batch_size)
 
 
+def tiny_captioned(model, batch_size=8, n=32, seed=0):
+    """Random images in [-1, 1] with the model's default captions, for text models."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (n, *model.image_shape)).astype("float32")
+    captions = [model.default_captions[i % len(model.default_captions)] for i in range(n)]
+    return tf.data.Dataset.from_tensor_slices((images, captions)).batch(
+        batch_size, drop_remainder=True)
+
+
 def tiny_dataset(model, batch_size=8, n=32, seed=0):
     if isinstance(model, ImageTranslator):
         return tiny_pairs(model, batch_size, n, seed)
+    if getattr(model, "default_captions", ()):
+        return tiny_captioned(model, batch_size, n, seed)
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % model.num_classes if model.num_classes else None
     if len(model.image_shape) != 3:  # audio: float waveforms in [-1, 1]
@@ -41,7 +54,8 @@ def expected_metric_names(model):
     if isinstance(model, ImageTranslator):  # each family reports its own loss terms
         return {"d_loss", "g_loss", "d_real_acc", "d_fake_acc"} | {
             m.name for m in model.metrics}
-    names = {"d_loss", "g_loss", "d_real_acc", "d_fake_acc"}
+    names = {"d_loss", "g_loss", "d_real_acc", "d_fake_acc",
+             *getattr(model, "extra_metric_names", ())}
     if model.gp_weight:
         names.add("gp")
     if model.r1_weight:

@@ -11,8 +11,9 @@ tools/train_zoo_jax.py trains the same recipe on Keras' JAX backend; --from_run 
 weights here, checks the images match the run's, and publishes them. Publishing writes the
 weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
 split, and the real train-vs-test floor; image-to-image models: L1, SSIM and classifier
-accuracy on the test pairs with the identity baseline); paste the printed sha256 into the entry's
-registration, which loading checks.
+accuracy on the test pairs with the identity baseline; text-to-image models: class and
+attribute agreement on held-out captions, kgan.metrics.evaluate_text_to_image); paste the
+printed sha256 into the entry's registration, which loading checks.
 """
 
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from absl import app, flags
 
 from kgan import metrics, training, zoo
+from kgan.datasets import module
 from kgan.translation import ImageTranslator
 from kgan.zoo import publish
 
@@ -53,6 +55,11 @@ def main(argv):
     scores = None
     if FLAGS.eval_n and isinstance(model, ImageTranslator):
         scores = metrics.evaluate_translation(model, cfg.dataset, n=FLAGS.eval_n)
+    elif FLAGS.eval_n and getattr(model, "text_encoder", None) is not None:
+        scores = metrics.evaluate_text_to_image(model, cfg.dataset, n=FLAGS.eval_n)
+        floor = metrics.real_floor(module(cfg.dataset).CLASSIFIER_DATASET, n=FLAGS.eval_n)
+        scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "precision",
+                                                      "recall", "class_kl")}
     elif FLAGS.eval_n:
         scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
         floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)

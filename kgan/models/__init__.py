@@ -9,6 +9,7 @@ from kgan.models import (  # noqa: F401
     specgan,
     srgan,
     stylegan,
+    text2image,
     vanilla_gan,
     wavegan,
     wgan_gp,
@@ -21,9 +22,10 @@ from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
 from kgan.models.srgan import SRGAN
 from kgan.models.stylegan import StyleGAN
+from kgan.models.text2image import Text2Image
 from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
 __all__ = ["CGAN", "CycleGAN", "DCGAN", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN",
-           "VanillaGAN", "WGANGP", "WaveGAN"]
+           "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]

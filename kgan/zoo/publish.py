@@ -140,7 +140,8 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
         metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor), or
             ``kgan.metrics.evaluate_translation``'s for image-to-image models.
         samples: ``samples(model, path)`` writing ``samples.png`` (default: an image
-            translator's ``source | output | target`` rows, or :func:`sample_grid`).
+            translator's ``source | output | target`` rows, a text model's captioned
+            samples (``kgan.text.card_figures``), or :func:`sample_grid`).
         extra: family-specific card keys (added last, so they may refine a shared one).
     """
     cfg = _registry.info(name)
@@ -148,8 +149,11 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
     from kgan.translation import ImageTranslator
 
+    text_model = getattr(model, "text_encoder", None) is not None
     if samples is not None:
         samples(model, folder / "samples.png")
+    elif text_model:  # captioned samples, written with the figures below
+        pass
     elif isinstance(model, ImageTranslator):
         translation_grid(model, cfg.dataset, folder / "samples.png")
     else:
@@ -181,6 +185,10 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
                                                                          folder / "samples")]
     if hasattr(model, "card_figures"):  # family-specific figures (e.g. StyleGAN's mixing)
         card["figures"] = model.card_figures(folder)
+    elif text_model:  # captions under the samples, and caption interpolations
+        from kgan.text import card_figures
+
+        card["figures"] = card_figures(model, cfg.dataset, folder)
     card.update(extra or {})
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return card
