@@ -6,6 +6,7 @@
                [--backup_every BATCHES]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
                 (audio entries: --out is a folder of .wav files, --n 10 clips)
+                (voxel entries: --out is a folder: samples.png, NN.npy, NN.obj; --n 16)
                 (image-to-image models: n test sources, rows of source | output | target)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
@@ -39,7 +40,7 @@ flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.
 flags.DEFINE_integer("backup_every", None, "train: batches between backups (default: one "
                      "backup per epoch).", lower_bound=1)
 flags.DEFINE_string("out", None, "train: run folder; sample: PNG path (audio: a folder "
-                    "for .wav files).")
+                    "for .wav files; voxels: a folder for samples.png, .npy and .obj).")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
                   "train: tf.distribute strategy.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
@@ -124,6 +125,16 @@ def _cmd_sample(args):
                              f"{str(folder)!r} (drop the extension).")
         files = write_wav_samples(model, folder, FLAGS.n or 10, FLAGS.seed)
         print(f"wrote {len(files)} clips of {name} to {folder}/: {', '.join(files)}")
+        return
+    if getattr(model, "modality", "image") == "voxels":  # rendered grid + .npy / .obj files
+        from kgan.zoo.publish import write_voxel_samples
+
+        folder = Path(FLAGS.out or f"{name}_samples")
+        if folder.suffix:
+            raise ValueError(f"--out for a voxel model is a folder for samples.png, .npy and "
+                             f".obj files; received {str(folder)!r} (drop the extension).")
+        files = write_voxel_samples(model, folder, FLAGS.n or 16, FLAGS.seed)
+        print(f"wrote {FLAGS.n or 16} shapes of {name} to {folder}/: {', '.join(files[:4])}, ...")
         return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)

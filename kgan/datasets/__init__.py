@@ -18,6 +18,7 @@ DERIVED_DATASETS = {
     "sneaker2boot": "kgan.datasets.sneaker2boot",
     "fashion_x4": "kgan.datasets.fashion_x4",
     "edges2fashion": "kgan.datasets.edges2fashion",
+    "shapes3d_32": "kgan.datasets.shapes3d_32",
 }
 
 
