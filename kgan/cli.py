@@ -8,7 +8,8 @@
                 (audio entries: --out is a folder of .wav files, --n 10 clips)
                 (voxel entries: --out is a folder: samples.png, NN.npy, NN.obj; --n 16)
                 (image-to-image models: n test sources, rows of source | output | target)
-    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy)
+    kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
+                                  voxel models: kgan.voxel_metrics, --n 1200)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
@@ -151,6 +152,10 @@ def _cmd_eval(args):
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
     if isinstance(model, ImageTranslator):  # L1 / SSIM / classifier accuracy vs targets
         result = metrics.evaluate_translation(model, zoo.info(name).dataset, n=FLAGS.n)
+    elif getattr(model, "modality", "image") == "voxels":  # voxel classifier, IoU
+        from kgan import voxel_metrics
+
+        result = voxel_metrics.evaluate(model, n=FLAGS.n or 1200)
     else:
         result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
     print(json.dumps(result, indent=2, default=float))

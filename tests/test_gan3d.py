@@ -77,8 +77,12 @@ def test_adaptive_rule_gives_the_same_weights_on_one_and_two_replicas():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_compile_refuses_what_the_rule_cannot_do():
+def test_compile_takes_the_papers_rates_and_refuses_what_the_rule_cannot_do():
     model = kgan.zoo.create("test_gan3d")
+    model.compile()
+    assert np.isclose(float(model.g_optimizer.learning_rate), 2.5e-3)
+    assert np.isclose(float(model.d_optimizer.learning_rate), 1e-5)
+    assert model.d_accuracy_threshold == 0.8 and float(model.d_optimizer.beta_1) == 0.5
     with pytest.raises(ValueError, match=r"d_accuracy_threshold must be in \(0, 1\]"):
         model.compile(d_accuracy_threshold=1.5)
     with pytest.raises(ValueError, match="d_steps=1"):

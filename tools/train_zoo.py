@@ -11,7 +11,8 @@ tools/train_zoo_jax.py trains the same recipe on Keras' JAX backend; --from_run 
 weights here, checks the images match the run's, and publishes them. Publishing writes the
 weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
 split, and the real train-vs-test floor; image-to-image models: L1, SSIM and classifier
-accuracy on the test pairs with the identity baseline); paste the printed sha256 into the entry's
+accuracy on the test pairs with the identity baseline; voxel models: kgan.voxel_metrics on
+1,200 samples); paste the printed sha256 into the entry's
 registration, which loading checks.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from kgan import metrics, training, zoo
+from kgan import metrics, training, voxel_metrics, zoo
 from kgan.translation import ImageTranslator
 from kgan.zoo import publish
 
@@ -53,6 +54,9 @@ def main(argv):
     scores = None
     if FLAGS.eval_n and isinstance(model, ImageTranslator):
         scores = metrics.evaluate_translation(model, cfg.dataset, n=FLAGS.eval_n)
+    elif FLAGS.eval_n and getattr(model, "modality", "image") == "voxels":
+        # As many samples as test grids, so the Fréchet distance compares with its floor.
+        scores = voxel_metrics.evaluate(model)
     elif FLAGS.eval_n:
         scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
         floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)
