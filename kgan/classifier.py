@@ -129,6 +129,7 @@ CLASSIFIERS = {
         arch=dict(blocks=((8,), (16,), (32,)), feature_dim=128, dropout=0.3),
         recipe=dict(epochs=3, batch_size=16, learning_rate=2e-3, weight_decay=1e-4,
                     translate=0.0, rotate=0.0, flip=False, seed=0),
+        sha256="71b6ed92b699a622d69a4420fd0bff4b0c1e733a101fc6ec5cba9034741464b5",
         target_accuracy=0.97,
     ),
 }

@@ -146,3 +146,23 @@ def test_sample_writes_a_grid_npy_and_obj_files(tmp_path, capsys):
     assert {"samples.png", "00.npy", "01.npy"} <= set(names)
     assert np.load(tmp_path / "shapes" / "00.npy").shape == (8, 8, 8)
     assert "wrote 2 shapes of test_gan3d" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_shipped_voxel_classifier_and_scores(test_split):
+    """The published classifier (sha256-verified) sorts test grids, and score_voxels tells
+    real shapes from blobs: balanced classes and a small distance for real grids, one
+    class and a large distance for solid boxes."""
+    from kgan import classifier
+
+    grids, labels = test_split
+    model = classifier.load_classifier("shapes3d_32")
+    features, probs = voxel_metrics.voxel_features(grids[:300], model)
+    assert features.shape == (300, 128) and probs.shape == (300, 6)
+    assert np.mean(probs.argmax(axis=1) == labels[:300]) >= 0.97
+    real = voxel_metrics.score_voxels(grids[300:600], model, nn_queries=20)
+    assert real["class_kl"] < 0.02 and 0.0 < real["nn_iou_to_train"] < 1.0
+    boxes = np.zeros((300, 32, 32, 32, 1), "float32")
+    boxes[:, 8:24, 1:20, 8:24] = 1.0
+    blobs = voxel_metrics.score_voxels(boxes, model, nn_queries=20)
+    assert blobs["class_kl"] > 1.7 and blobs["frechet_distance"] > 10 * real["frechet_distance"]
