@@ -9,7 +9,8 @@ the conditional-GAN literature): its 128-d penultimate activations are the featu
 softmax the class probabilities used for the Inception Score, the class histogram and the
 label accuracy of conditional generators.
 
-The classifiers take images in [-1, 1] (what generators output), train in a few minutes on
+The classifiers take images in [-1, 1] (what generators output; voxel classifiers take
+occupancy in [0, 1], what 3D-GAN outputs, through 3-D convolutions), train in a few minutes on
 two CPU cores and ship in ``zoo/classifier_<dataset>/`` with a card recording the recipe,
 the measured test accuracy, the wall time and the hardware. Their weights are pinned by
 sha256 in :data:`CLASSIFIERS` and verified on every load.
@@ -38,6 +39,7 @@ CLASS_NAMES = {
                       "Sneaker", "Bag", "Ankle boot"),
     "spoken_digits": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
                       "nine"),
+    "shapes3d_32": ("chair", "table", "mug", "lamp", "sofa", "bottle"),
 }
 
 #: Name of the penultimate (feature) layer and of the probability output.
@@ -115,6 +117,21 @@ CLASSIFIERS = {
         sha256="68e70b3bcd323b608fe089c6b2e794dcd454eb0013fae457d813784df85305da",
         target_accuracy=0.95,
     ),
+    # 32^3 occupancy grids in [0, 1]: 3-D convolutions, three pooled blocks of 8-32 filters
+    # (~30 MMAC per grid), no augmentation (the objects already come in four orientations).
+    # Batches of 16: 900 steps, so BatchNorm's moving statistics (momentum 0.99) forget
+    # their initial values; at batch 64 (225 steps) they had not, and the trained network
+    # put every test grid in one class at inference.
+    "shapes3d_32": ClassifierCfg(
+        dataset="shapes3d_32",
+        image_shape=(32, 32, 32, 1),
+        num_classes=6,
+        arch=dict(blocks=((8,), (16,), (32,)), feature_dim=128, dropout=0.3),
+        recipe=dict(epochs=3, batch_size=16, learning_rate=2e-3, weight_decay=1e-4,
+                    translate=0.0, rotate=0.0, flip=False, seed=0),
+        sha256="71b6ed92b699a622d69a4420fd0bff4b0c1e733a101fc6ec5cba9034741464b5",
+        target_accuracy=0.97,
+    ),
 }
 
 
@@ -134,10 +151,12 @@ def build_classifier(image_shape=(28, 28, 1), num_classes=10, blocks=((32,), (64
 
     ``Flatten -> Dropout -> Dense(feature_dim) -> BN -> ReLU`` gives the features (layer
     ``"features"``), then ``Dropout -> Dense(num_classes, softmax)`` the probabilities
-    (layer ``"probabilities"``). Inputs are float images in [-1, 1].
+    (layer ``"probabilities"``). Inputs are float images in [-1, 1]; a 4-d ``image_shape``
+    ``(D, D, D, 1)`` builds the same network with 3x3x3 convolutions and 2x2x2 pooling for
+    voxel grids (occupancy in [0, 1]).
 
     Args:
-        image_shape: ``(H, W, C)``.
+        image_shape: ``(H, W, C)``, or ``(D, H, W, C)`` for voxels.
         num_classes: output classes.
         blocks: filters of each conv, grouped per block (one max-pool per block).
         feature_dim: size of the feature layer.
@@ -152,14 +171,16 @@ def _build_classifier(image_shape, num_classes, blocks, feature_dim, dropout, na
     from keras import layers
 
     inputs = keras.Input(tuple(image_shape), name="image")
+    conv, pool = ((layers.Conv3D, layers.MaxPooling3D) if len(image_shape) == 4
+                  else (layers.Conv2D, layers.MaxPooling2D))
     x = inputs
     for b, block in enumerate(blocks):
         for c, filters in enumerate(block):
-            x = layers.Conv2D(int(filters), 3, padding="same", use_bias=False,
-                              name=f"block{b + 1}_conv{c + 1}")(x)
+            x = conv(int(filters), 3, padding="same", use_bias=False,
+                     name=f"block{b + 1}_conv{c + 1}")(x)
             x = layers.BatchNormalization(name=f"block{b + 1}_bn{c + 1}")(x)
             x = layers.ReLU(name=f"block{b + 1}_relu{c + 1}")(x)
-        x = layers.MaxPooling2D(name=f"block{b + 1}_pool")(x)
+        x = pool(name=f"block{b + 1}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(feature_dim, use_bias=False, name="dense")(x)
@@ -252,7 +273,8 @@ def confusion_matrix(labels, predictions, num_classes):
 
 def to_signed_unit(images):
     """uint8 pixels -> float32 in [-1, 1] (the generators' range); float arrays (e.g.
-    normalised spectrograms) are already in that range and pass through."""
+    normalised spectrograms) are already in that range and pass through, and boolean voxel
+    grids become float32 occupancy in {0, 1} (3D-GAN's range)."""
     if np.asarray(images).dtype != np.uint8:
         return np.asarray(images, dtype="float32")
     return np.asarray(images, dtype="float32") / 127.5 - 1.0
@@ -325,7 +347,8 @@ def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weig
     augment = _augmenter(translate, rotate, flip, seed)
 
     def prepare(x, y):
-        x = tf.cast(x, "float32") / 127.5 - 1.0 if x.dtype == tf.uint8 else x
+        scaled = tf.cast(x, "float32")
+        x = scaled / 127.5 - 1.0 if x.dtype == tf.uint8 else scaled
         if augment is not None:
             x = augment(x, training=True)
         return x, y
@@ -406,7 +429,8 @@ def publish(model, report, dataset, out_dir=None):
         train_images=report["train_images"],
         target_accuracy=cfg.target_accuracy,
         params=report["params"],
-        input=f"float32 (N, {', '.join(map(str, cfg.image_shape))}) in [-1, 1]"
+        input=f"float32 (N, {', '.join(map(str, cfg.image_shape))}) in "
+              + ("[0, 1] (occupancy)" if len(cfg.image_shape) == 4 else "[-1, 1]")
               + (f" ({cfg.data_name} arrays)" if cfg.data else ""),
         features=f"layer '{FEATURE_LAYER}', {model.get_layer(FEATURE_LAYER).output.shape[-1]}-d",
         arch=report["arch"],
@@ -446,8 +470,14 @@ def save_card_images(out_dir, dataset, predictions, accuracy):
                              f"(rows: true, columns: predicted)")
     wrong = np.flatnonzero(predictions != y_test)[:24]
     shown = np.concatenate([np.arange(40), wrong])
-    save_predictions_png(out / "predictions.png", to_uint8(x_test[shown]), y_test[shown],
-                         predictions[shown], names, scale=max(1, 84 // x_test.shape[1]))
+    if x_test.ndim == 5:  # voxel grids: isometric renderings
+        from kgan.voxels import render
+
+        pictures, scale = render(x_test[shown]), 1
+    else:
+        pictures, scale = to_uint8(x_test[shown]), max(1, 84 // x_test.shape[1])
+    save_predictions_png(out / "predictions.png", pictures, y_test[shown], predictions[shown],
+                         names, scale=scale)
 
 
 def _font(size):
@@ -494,11 +524,13 @@ def save_confusion_png(path, confusion, class_names, title=""):
 
 
 def save_predictions_png(path, images_uint8, labels, predictions, class_names=None, scale=3):
-    """A grid of test images with the predicted class above each; mistakes in red, with the
-    true class below."""
+    """A grid of test images (grey ``(N, H, W, 1)`` or RGB ``(N, H, W, 3)``) with the
+    predicted class above each; mistakes in red, with the true class below."""
     from PIL import Image, ImageDraw
 
-    images = np.asarray(images_uint8)[..., 0]
+    images = np.asarray(images_uint8)
+    if images.shape[-1] == 1:
+        images = images[..., 0]
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     names = class_names or [str(k) for k in range(int(max(predictions.max(), labels.max())) + 1)]
     n = len(images)

@@ -6,11 +6,13 @@
                [--backup_every BATCHES]
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
                 (audio entries: --out is a folder of .wav files, --n 10 clips)
+                (voxel entries: --out is a folder: samples.png, NN.npy, NN.obj; --n 16)
                 (image-to-image models: n test sources, rows of source | output | target)
     kgan sample NAME --text "a dark ankle boot" [--text "a bag" ...]   (text-to-image models;
                 captions printed under the images)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
-                text-to-image: class / attribute agreement on held-out captions)
+                text-to-image: class / attribute agreement on held-out captions;
+                voxel models: kgan.voxel_metrics, --n 1200)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
@@ -42,7 +44,7 @@ flags.DEFINE_integer("steps_per_epoch", None, "train: limit the steps per epoch.
 flags.DEFINE_integer("backup_every", None, "train: batches between backups (default: one "
                      "backup per epoch).", lower_bound=1)
 flags.DEFINE_string("out", None, "train: run folder; sample: PNG path (audio: a folder "
-                    "for .wav files).")
+                    "for .wav files; voxels: a folder for samples.png, .npy and .obj).")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
                   "train: tf.distribute strategy.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
@@ -136,6 +138,16 @@ def _cmd_sample(args):
         files = write_wav_samples(model, folder, FLAGS.n or 10, FLAGS.seed)
         print(f"wrote {len(files)} clips of {name} to {folder}/: {', '.join(files)}")
         return
+    if getattr(model, "modality", "image") == "voxels":  # rendered grid + .npy / .obj files
+        from kgan.zoo.publish import write_voxel_samples
+
+        folder = Path(FLAGS.out or f"{name}_samples")
+        if folder.suffix:
+            raise ValueError(f"--out for a voxel model is a folder for samples.png, .npy and "
+                             f".obj files; received {str(folder)!r} (drop the extension).")
+        files = write_voxel_samples(model, folder, FLAGS.n or 16, FLAGS.seed)
+        print(f"wrote {FLAGS.n or 16} shapes of {name} to {folder}/: {', '.join(files[:4])}, ...")
+        return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)
     path = save_grid(out, images, rows)
@@ -181,6 +193,10 @@ def _cmd_eval(args):
     elif getattr(model, "default_captions", ()):  # held-out captions: class and attributes
         result = metrics.evaluate_text_to_image(model, zoo.info(name).dataset,
                                                 n=FLAGS.n or 10000)
+    elif getattr(model, "modality", "image") == "voxels":  # voxel classifier, IoU
+        from kgan import voxel_metrics
+
+        result = voxel_metrics.evaluate(model, n=FLAGS.n or 1200)
     else:
         result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
     print(json.dumps(result, indent=2, default=float))

@@ -47,9 +47,18 @@ def image_grid(images, rows=None):
 
 
 def save_grid(path, images, rows=None, scale=2):
-    """Writes an image grid PNG (upscaled ``scale`` times, nearest) and returns its path."""
+    """Writes an image grid PNG (upscaled ``scale`` times, nearest) and returns its path.
+
+    Voxel grids ``(N, D, D, D, 1)`` are rendered as isometric views instead
+    (:func:`kgan.voxels.save_voxel_grid`), so training callbacks and the zoo's sample grids
+    work for every modality that has a picture.
+    """
     from PIL import Image
 
+    if np.ndim(images) == 5:
+        from kgan.voxels import save_voxel_grid
+
+        return save_voxel_grid(path, images, rows)
     grid = image_grid(images, rows)
     if grid.shape[-1] == 1:
         grid = grid[..., 0]

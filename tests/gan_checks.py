@@ -40,14 +40,20 @@ def tiny_dataset(model, batch_size=8, n=32, seed=0):
         return tiny_captioned(model, batch_size, n, seed)
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % model.num_classes if model.num_classes else None
-    if len(model.image_shape) != 3:  # audio: float waveforms in [-1, 1]
+    if len(model.image_shape) != 3:  # audio: waveforms in [-1, 1]; voxels: occupancy [0, 1]
         import tensorflow as tf
 
-        data = rng.uniform(-1, 1, size=(n, *model.image_shape)).astype("float32")
+        low, _ = sample_range(model)
+        data = rng.uniform(low, 1, size=(n, *model.image_shape)).astype("float32")
         ds = tf.data.Dataset.from_tensor_slices(data if labels is None else (data, labels))
         return ds.batch(batch_size, drop_remainder=True)
     images = rng.integers(0, 256, size=(n, *model.image_shape), dtype="uint8")
     return kgan.data.from_numpy(images, labels, batch_size=batch_size, shuffle=False)
+
+
+def sample_range(model):
+    """The value range of a model's samples: occupancy [0, 1] for voxels, else [-1, 1]."""
+    return (0.0, 1.0) if getattr(model, "modality", "image") == "voxels" else (-1.0, 1.0)
 
 
 def expected_metric_names(model):
@@ -78,7 +84,8 @@ def check_generate(model):
     # Audio families generate waveforms, whatever representation they train on.
     assert images.shape == (5, *getattr(model, "sample_shape", model.image_shape))
     assert images.dtype == np.float32
-    assert images.min() >= -1.0 and images.max() <= 1.0
+    low, high = sample_range(model)
+    assert images.min() >= low and images.max() <= high
     np.testing.assert_array_equal(images, model.generate(5, seed=3))
     assert not np.array_equal(images, model.generate(5, seed=4))
 

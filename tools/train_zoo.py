@@ -12,15 +12,16 @@ weights here, checks the images match the run's, and publishes them. Publishing 
 weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
 split, and the real train-vs-test floor; image-to-image models: L1, SSIM and classifier
 accuracy on the test pairs with the identity baseline; text-to-image models: class and
-attribute agreement on held-out captions, kgan.metrics.evaluate_text_to_image); paste the
-printed sha256 into the entry's registration, which loading checks.
+attribute agreement on held-out captions, kgan.metrics.evaluate_text_to_image; voxel
+models: kgan.voxel_metrics on 1,200 samples); paste the printed sha256 into the entry's
+registration, which loading checks.
 """
 
 from pathlib import Path
 
 from absl import app, flags
 
-from kgan import metrics, training, zoo
+from kgan import metrics, training, voxel_metrics, zoo
 from kgan.datasets import module
 from kgan.translation import ImageTranslator
 from kgan.zoo import publish
@@ -60,6 +61,9 @@ def main(argv):
         floor = metrics.real_floor(module(cfg.dataset).CLASSIFIER_DATASET, n=FLAGS.eval_n)
         scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "precision",
                                                       "recall", "class_kl")}
+    elif FLAGS.eval_n and getattr(model, "modality", "image") == "voxels":
+        # As many samples as test grids, so the Fréchet distance compares with its floor.
+        scores = voxel_metrics.evaluate(model)
     elif FLAGS.eval_n:
         scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
         floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)

@@ -19,6 +19,7 @@ DERIVED_DATASETS = {
     "fashion_x4": "kgan.datasets.fashion_x4",
     "edges2fashion": "kgan.datasets.edges2fashion",
     "fashion_captions": "kgan.datasets.fashion_captions",
+    "shapes3d_32": "kgan.datasets.shapes3d_32",
 }
 
 

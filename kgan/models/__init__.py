@@ -4,6 +4,7 @@ from kgan.models import (  # noqa: F401
     cgan,
     cyclegan,
     dcgan,
+    gan3d,
     pix2pix,
     progan,
     specgan,
@@ -17,6 +18,7 @@ from kgan.models import (  # noqa: F401
 from kgan.models.cgan import CGAN
 from kgan.models.cyclegan import CycleGAN
 from kgan.models.dcgan import DCGAN
+from kgan.models.gan3d import GAN3D
 from kgan.models.pix2pix import Pix2Pix
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
@@ -27,5 +29,5 @@ from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "CycleGAN", "DCGAN", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN",
-           "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "GAN3D", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN",
+           "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]

@@ -120,6 +120,22 @@ def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED):
     return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
 
 
+def write_voxel_samples(model, folder, n=16, seed=SAMPLE_SEED):
+    """Voxel models: ``n`` grids from latent ``seed`` as ``folder/samples.png`` (isometric
+    renderings), ``folder/NN.npy`` (occupancy) and ``folder/NN.obj`` (marching-cubes mesh;
+    left out for a grid with no solid voxel). Returns the file names written."""
+    from kgan.voxels import THRESHOLD, save_npy, save_voxel_grid, write_obj
+
+    grids = model.generate(n, seed=seed)
+    folder = Path(folder)
+    names = [save_voxel_grid(folder / "samples.png", grids).name]
+    for i, grid in enumerate(grids):
+        names.append(save_npy(folder / f"{i:02d}.npy", grid).name)
+        if grid.max() > THRESHOLD:
+            names.append(write_obj(folder / f"{i:02d}.obj", grid).name)
+    return names
+
+
 def translation_grid(model, dataset, path, n=10):
     """Image-to-image models: ``source | output | target`` rows for the first ``n`` test
     pairs of ``dataset``."""
