@@ -19,6 +19,8 @@ DERIVED_DATASETS = {
     "fashion_x4": "kgan.datasets.fashion_x4",
     "edges2fashion": "kgan.datasets.edges2fashion",
     "fashion_captions": "kgan.datasets.fashion_captions",
+    "fashion_captions_32": "kgan.datasets.fashion_captions_32",
+    "fashion_captions_16": "kgan.datasets.fashion_captions_16",
 }
 
 

@@ -8,6 +8,7 @@ from kgan.models import (  # noqa: F401
     progan,
     specgan,
     srgan,
+    stackgan,
     stylegan,
     text2image,
     vanilla_gan,
@@ -21,11 +22,12 @@ from kgan.models.pix2pix import Pix2Pix
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
 from kgan.models.srgan import SRGAN
+from kgan.models.stackgan import StackGAN
 from kgan.models.stylegan import StyleGAN
 from kgan.models.text2image import Text2Image
 from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "CycleGAN", "DCGAN", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN", "StyleGAN",
-           "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN", "StackGAN",
+           "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]

@@ -18,6 +18,8 @@ DATASETS = {
     "spoken_digits_spectrogram": ((128, 128, 1), 10),
     "fashion_mnist_32": ((32, 32, 1), 10),
     "fashion_captions": ((28, 28, 1), 10),
+    "fashion_captions_32": ((32, 32, 1), 10),
+    "fashion_captions_16": ((16, 16, 1), 10),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a
