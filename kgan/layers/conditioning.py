@@ -36,7 +36,8 @@ class ConditioningAugmentation(keras.layers.Layer):
         self.moments = keras.layers.Dense(2 * self.units, name="moments")
 
     def build(self, input_shape):
-        self.moments.build(input_shape)
+        if not self.moments.built:  # distribution() may have been called first
+            self.moments.build(input_shape)
 
     def distribution(self, embedding):
         """``(mu, log_variance)``, each ``(B, units)``."""
