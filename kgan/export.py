@@ -486,7 +486,8 @@ def _text_archive(model, uint8_io):
     text = tf.TensorSpec([None], tf.string, name="text")
     archive = keras.export.ExportArchive()
     archive.track(model.text_encoder)
-    archive.track(model.generator)
+    for network in model.synthesis_networks:
+        archive.track(network)
     archive.add_endpoint(SERVING_SIGNATURE, tf.function(outputs), input_signature=[
         text, tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent")])
     archive.add_endpoint(SEED_SIGNATURE, tf.function(from_seed), input_signature=[

@@ -722,7 +722,8 @@ def evaluate(model, dataset_name, n=10000, extractor="classifier", batch_size=25
 #: Data sets that are another one padded with a border (name -> (base data set, pixels per
 #: side)): models trained on them are scored on the base data set's protocol with the border
 #: cropped off their samples, so their figures compare with the base set's models.
-PADDED_DATASETS = {"fashion_mnist_32": ("fashion_mnist", 2)}
+PADDED_DATASETS = {"fashion_mnist_32": ("fashion_mnist", 2),
+                   "fashion_captions_32": ("fashion_captions", 2)}
 
 
 class _Cropped:
@@ -852,6 +853,10 @@ def evaluate_text_to_image(model, dataset_name="fashion_captions", split="test",
     from kgan.datasets import module
     from kgan.text import caption_targets
 
+    if dataset_name in PADDED_DATASETS:  # score the garment, not the added border
+        base, pad = PADDED_DATASETS[dataset_name]
+        return evaluate_text_to_image(_Cropped(model, pad), base, split, n, batch_size, seed,
+                                      kid_subsets, kid_subset_size, k)
     n = _check_n(n)
     data = module(dataset_name)
     if not hasattr(data, "HELDOUT_TEMPLATES"):

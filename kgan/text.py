@@ -386,6 +386,12 @@ class TextConditioned:
         Returns:
             ``np.ndarray`` float32 in [-1, 1], ``(n, H, W, C)``.
         """
+        z, texts = self.text_inputs(n, z, labels, seed, text)
+        return self.generate_from_embeddings(z, self.encode_text(texts), batch_size)
+
+    def text_inputs(self, n=None, z=None, labels=None, seed=None, text=None):
+        """``generate``'s arguments checked and completed: ``(latents (n, latent_dim),
+        list of n captions)``."""
         if labels is not None:
             raise ValueError(f"{self.name} is conditioned on text, not class labels: pass "
                              "text=['a dark ankle boot', ...] instead of labels.")
@@ -398,8 +404,12 @@ class TextConditioned:
             captions = self.default_captions
             text = [captions[i % len(captions)] for i in range(int(count))]
         texts = check_texts(text, count)
-        z = check_latents(z, len(texts), self.latent_dim, seed)
-        return self.generate_from_embeddings(z, self.encode_text(texts), batch_size)
+        return check_latents(z, len(texts), self.latent_dim, seed), texts
+
+    @property
+    def synthesis_networks(self):
+        """The networks :meth:`synthesize` runs (what a SavedModel export must hold)."""
+        return (self.generator,)
 
     def synthesize(self, z, embeddings):
         """The generator's output tensor for latents and embeddings (inference mode). The

@@ -30,11 +30,13 @@ from kgan.zoo import _weights
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
           strategy="default", pretrained=False, data_dir=None, verbose=1, backup_every=None,
-          **compile_overrides):
+          prepare=None, **compile_overrides):
     """Trains zoo entry ``name`` with its recipe (any argument given overrides it).
 
     Calling it again with the same ``out_dir`` resumes from the last backup.
     ``backup_every`` is the number of batches between backups (default: each epoch end).
+    ``prepare(model)`` runs on the compiled model before training (e.g. StackGAN's stage II
+    takes the trained stage-I generator).
 
     Returns ``(model, history_dict, wall_seconds)``.
 
@@ -55,6 +57,8 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
         model.compile(**{**recipe.get("compile", {}), **compile_overrides})
     if hasattr(model, "adapt_dataset") and not pretrained:  # SpecGAN's data statistics
         model.adapt_dataset(data or cfg.dataset, data_dir)
+    if prepare is not None:
+        prepare(model)
     dataset = kgan_data.load(
         data or cfg.dataset, "train", batch_size * strat.num_replicas_in_sync, data_dir,
         labels=model.num_classes > 0, seed=recipe.get("seed", 0))

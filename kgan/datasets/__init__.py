@@ -20,6 +20,8 @@ DERIVED_DATASETS = {
     "edges2fashion": "kgan.datasets.edges2fashion",
     "fashion_captions": "kgan.datasets.fashion_captions",
     "shapes3d_32": "kgan.datasets.shapes3d_32",
+    "fashion_captions_32": "kgan.datasets.fashion_captions_32",
+    "fashion_captions_16": "kgan.datasets.fashion_captions_16",
 }
 
 

@@ -2,6 +2,7 @@
 
 import keras
 
+from kgan.layers.conditioning import ConditioningAugmentation
 from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from kgan.layers.phase_shuffle import PhaseShuffle
@@ -19,7 +20,7 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["AdaIN", "ConstantInput", "EqualizedConv2D", "EqualizedDense", "FadeIn",
-           "GrowthSchedule", "MeanW", "MinibatchDiscrimination", "MinibatchStdDev",
-           "NoiseInjection", "PhaseShuffle", "PixelNormalization", "SecondLatent",
-           "StyleMixing", "maybe_spectral_norm"]
+__all__ = ["AdaIN", "ConditioningAugmentation", "ConstantInput", "EqualizedConv2D",
+           "EqualizedDense", "FadeIn", "GrowthSchedule", "MeanW", "MinibatchDiscrimination",
+           "MinibatchStdDev", "NoiseInjection", "PhaseShuffle", "PixelNormalization",
+           "SecondLatent", "StyleMixing", "maybe_spectral_norm"]

@@ -9,6 +9,7 @@ from kgan.models import (  # noqa: F401
     progan,
     specgan,
     srgan,
+    stackgan,
     stylegan,
     text2image,
     vanilla_gan,
@@ -23,6 +24,7 @@ from kgan.models.pix2pix import Pix2Pix
 from kgan.models.progan import ProGAN
 from kgan.models.specgan import SpecGAN
 from kgan.models.srgan import SRGAN
+from kgan.models.stackgan import StackGAN
 from kgan.models.stylegan import StyleGAN
 from kgan.models.text2image import Text2Image
 from kgan.models.vanilla_gan import VanillaGAN
@@ -30,4 +32,4 @@ from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
 __all__ = ["CGAN", "CycleGAN", "DCGAN", "GAN3D", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN",
-           "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]
+           "StackGAN", "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]

@@ -19,6 +19,8 @@ DATASETS = {
     "fashion_mnist_32": ((32, 32, 1), 10),
     "fashion_captions": ((28, 28, 1), 10),
     "shapes3d_32": ((32, 32, 32, 1), 6),
+    "fashion_captions_32": ((32, 32, 1), 10),
+    "fashion_captions_16": ((16, 16, 1), 10),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a

@@ -43,13 +43,18 @@ def _compress(embedding, dim, name):
 
 
 def text2image_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128,
-                         name="generator"):
-    """[z, phi(t)] -> concat(z, compress(phi(t))) -> DCGAN generator (7x7 -> 14 -> 28)."""
+                         name="generator", conditioning=None):
+    """[z, phi(t)] -> concat(z, compress(phi(t))) -> DCGAN generator (7x7 -> 14 -> 28).
+
+    ``conditioning``: a layer mapping phi(t) to the code G sees instead of the compression
+    (StackGAN's stage I passes its ``ConditioningAugmentation``)."""
     _check_size(image_shape)
     h, w, c = image_shape
     z = keras.Input((latent_dim,), name="latent")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
-    x = layers.Concatenate()([z, _compress(embedding, cond_dim, "text_compress")])
+    code = (_compress(embedding, cond_dim, "text_compress") if conditioning is None
+            else conditioning(embedding))
+    x = layers.Concatenate()([z, code])
     x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
     x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
@@ -88,6 +93,17 @@ def text2image_discriminator(image_shape, embedding_dim, width=64, cond_dim=128,
     logits = layers.Activation("linear", dtype="float32", name="logits")(
         layers.Add()([logits, projection]))
     return keras.Model([image, embedding], logits, name=name)
+
+
+def resolve_text_encoder(text_encoder):
+    """``(encoder, default_captions)`` for a builder's ``text_encoder`` argument: a captioned
+    data set's name (its published encoder and one caption per class) or a ``keras.Model``
+    encoder (no default captions)."""
+    if isinstance(text_encoder, str):
+        from kgan.text import dataset_module
+
+        return load_text_encoder(text_encoder), dataset_module(text_encoder).CLASS_CAPTIONS
+    return text_encoder, ()
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -134,13 +150,7 @@ class Text2Image(TextConditioned, GAN):
               text_encoder="fashion_captions", num_classes=0, seed=0, name=None):
         """``text_encoder``: a captioned data set whose published encoder to load, or a
         ``keras.Model`` encoder."""
-        if isinstance(text_encoder, str):
-            from kgan.text import dataset_module
-
-            default_captions = dataset_module(text_encoder).CLASS_CAPTIONS
-            text_encoder = load_text_encoder(text_encoder)
-        else:
-            default_captions = ()
+        text_encoder, default_captions = resolve_text_encoder(text_encoder)
         dim = int(text_encoder.output_shape[-1])
         return cls(
             text2image_generator(image_shape, latent_dim, dim, width, cond_dim),
@@ -226,11 +236,7 @@ class Text2Image(TextConditioned, GAN):
                 tf.reduce_mean(tf.cast(wrong_logits <= threshold, "float32")))
         z = self.sample_latents(batch, _MAX_D_STEPS)
         with tf.GradientTape() as tape:
-            g_loss = self.generator_loss_fn(self._d(self._g(z, (embeddings,)), (embeddings,)))
-            if self.interpolation_weight:
-                mixed = 0.5 * (embeddings + wrong)
-                g_loss += self.interpolation_weight * self.generator_loss_fn(
-                    self._d(self._g(z, (mixed,)), (mixed,)))
+            g_loss = self._text_generator_loss(z, embeddings, wrong)
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
@@ -239,6 +245,17 @@ class Text2Image(TextConditioned, GAN):
         if _multi_worker(self.distribute_strategy):  # see kgan.gan.GAN.train_step
             logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
         return logs
+
+    def _text_generator_loss(self, z, embeddings, wrong):
+        """G's loss on fakes for the batch's captions, plus GAN-INT's term when enabled
+        (``wrong``: the rolled embeddings whose midpoints GAN-INT draws). Subclasses add
+        their regularisers here (StackGAN's KL term)."""
+        g_loss = self.generator_loss_fn(self._d(self._g(z, (embeddings,)), (embeddings,)))
+        if self.interpolation_weight:
+            mixed = 0.5 * (embeddings + wrong)
+            g_loss += self.interpolation_weight * self.generator_loss_fn(
+                self._d(self._g(z, (mixed,)), (mixed,)))
+        return g_loss
 
 
 register_family_entries(
