@@ -224,3 +224,19 @@ def test_cli_sample_text(tmp_path):
     failed = kgan_cli("sample", "test_dcgan", "--nopretrained", "--text", "a bag", cwd=tmp_path)
     assert failed.returncode == 2
     assert "--text applies to text-to-image models; test_dcgan" in failed.stderr
+
+
+# ---------------------------------------------------------------------------- published entry
+@pytest.mark.slow
+def test_published_text2image_follows_heldout_captions():
+    """Cheap version of the card's measurement (500 held-out captions instead of 10,000)."""
+    cfg = kgan.zoo.info("text2image_fashion")
+    card = cfg.card
+    assert card["sha256"] == cfg.sha256 and card["metrics"]["n"] == 10000
+    assert {"samples", "figures"} <= set(card) and (cfg.entry_dir / "interpolation.png").exists()
+    model = kgan.zoo.load("text2image_fashion")
+    scores = kgan.metrics.evaluate_text_to_image(model, n=500, kid_subsets=10,
+                                                 kid_subset_size=200)
+    assert scores["class_accuracy"] >= 0.9 * scores["real_class_accuracy"], scores
+    assert scores["tone_accuracy"] > 0.8 and scores["size_accuracy"] > 0.7, scores
+    assert abs(scores["class_accuracy"] - card["metrics"]["class_accuracy"]) < 0.05
