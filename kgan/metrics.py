@@ -833,8 +833,10 @@ def evaluate_text_to_image(model, dataset_name="fashion_captions", split="test",
 
     Image ``i`` of ``split`` gives the caption ``heldout_captions[i, i % K]`` (phrasings no
     model trains on, naming the class and the attributes measured on that real image); the
-    model draws one image per caption (latents seeded by ``seed``). Images that are not the
-    classifier's 28x28 are resized to it (area-averaged) first. Returns a dict with
+    model draws one image per caption (latents seeded by ``seed``). Models of a padded data
+    set (``PADDED_DATASETS``, e.g. ``fashion_captions_32``) have the border cropped off and
+    are scored on the base set; other images that are not the classifier's 28x28 are resized
+    to it (area-averaged) first. Returns a dict with
 
     * ``class_accuracy``: how often the project's classifier (``CLASSIFIER_DATASET``) finds
       the caption's class in the image (chance 1 / classes); ``real_class_accuracy``: its
