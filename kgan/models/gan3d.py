@@ -99,7 +99,8 @@ class GAN3D(GAN):
     Args: see ``kgan.GAN``; build with :meth:`build`.
 
     Example:
-        >>> model = kgan.zoo.load("gan3d_shapes")
+        >>> model = kgan.zoo.load("gan3d_shapes", pretrained=False)   # compiled, untrained
+        >>> model.fit(kgan.data.load("shapes3d_32", batch_size=16), epochs=12)
         >>> shapes = model.generate(8, seed=0)                  # (8, 32, 32, 32, 1) in [0, 1]
         >>> kgan.voxels.write_obj("shape0.obj", shapes[0])
 
