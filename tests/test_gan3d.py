@@ -146,6 +146,12 @@ def test_sample_writes_a_grid_npy_and_obj_files(tmp_path, capsys):
     assert {"samples.png", "00.npy", "01.npy"} <= set(names)
     assert np.load(tmp_path / "shapes" / "00.npy").shape == (8, 8, 8)
     assert "wrote 2 shapes of test_gan3d" in capsys.readouterr().out
+    cli.FLAGS.unparse_flags()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(cli._parse_flags(["kgan", "sample", "test_gan3d", "--nopretrained",
+                                   "--out", str(tmp_path / "grid.png")]))
+    assert exit_info.value.code == 2
+    assert "--out for a voxel model is a folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow
