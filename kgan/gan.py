@@ -424,15 +424,21 @@ class GAN(keras.Model):
         self._trackers["d_fake_acc"].update_state(
             tf.reduce_mean(tf.cast(fake_logits <= threshold, "float32")))
 
-    def _discriminator_update(self, images, z, cond, num_replicas, stream):
+    def _discriminator_gradients(self, images, z, cond, num_replicas, stream):
+        """D's gradients on a real batch and G(z): ``(grads, variables, (total, penalties,
+        real_logits, fake_logits))``."""
         fake = self._g(z, cond, training=True)
         with tf.GradientTape() as tape:
-            total, penalties, real_logits, fake_logits = self._critic_loss(
-                images, fake, cond, stream)
-            scaled = self.d_optimizer.scale_loss(total / num_replicas)
+            losses = self._critic_loss(images, fake, cond, stream)
+            scaled = self.d_optimizer.scale_loss(losses[0] / num_replicas)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
-        self._track_discriminator(total, penalties, real_logits, fake_logits)
+        return _dense(tape.gradient(scaled, variables)), variables, losses
+
+    def _discriminator_update(self, images, z, cond, num_replicas, stream):
+        grads, variables, losses = self._discriminator_gradients(
+            images, z, cond, num_replicas, stream)
+        self.d_optimizer.apply(grads, variables)
+        self._track_discriminator(*losses)
 
     def _simultaneous_update(self, images, z, cond, num_replicas):
         """Both players' gradients from one forward pass G(z), D(real), D(G(z))."""

@@ -57,8 +57,15 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="gene
     batch, exactly like one device.
     """
     _check_size(image_shape)
-    h, w, c = image_shape
     inputs, x = latent_inputs(latent_dim, num_classes)
+    out = dcgan_upsampler(x, image_shape, width)
+    return keras.Model(inputs if num_classes else inputs[0], out, name=name)
+
+
+def dcgan_upsampler(x, image_shape, width):
+    """DCGAN's generator body on a code vector ``x``: Dense(H/4 x W/4 x 2w) -> ConvT(w, /2)
+    -> ConvT(C, /2) -> tanh image (shared by the families that condition it differently)."""
+    h, w, c = image_shape
     x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
     x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
@@ -67,8 +74,7 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, name="gene
     x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
-    out = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model(inputs if num_classes else inputs[0], out, name=name)
+    return layers.Activation("tanh", dtype="float32", name="image")(x)
 
 
 def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,

@@ -189,13 +189,9 @@ class GAN3D(GAN):
 
     # ------------------------------------------------------------------ training
     def _discriminator_update(self, images, z, cond, num_replicas, stream):
-        fake = self._g(z, cond, training=True)
-        with tf.GradientTape() as tape:
-            total, penalties, real_logits, fake_logits = self._critic_loss(
-                images, fake, cond, stream)
-            scaled = self.d_optimizer.scale_loss(total / num_replicas)
-        variables = self.discriminator.trainable_variables
-        grads = tape.gradient(scaled, variables)
+        grads, variables, losses = self._discriminator_gradients(
+            images, z, cond, num_replicas, stream)
+        total, penalties, real_logits, fake_logits = losses
         accuracy = _global_accuracy(real_logits, fake_logits, self.loss_name)
         update = accuracy < self.d_accuracy_threshold
         # Read before the update (automatic control dependencies keep that order). BatchNorm's

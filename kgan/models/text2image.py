@@ -28,7 +28,7 @@ from keras import layers
 
 from kgan.gan import _MAX_D_STEPS, GAN, _dense, _multi_worker, _split_batch
 from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _check_size
+from kgan.models.dcgan import _check_size, dcgan_upsampler
 from kgan.text import TextConditioned, load_text_encoder
 
 try:
@@ -49,21 +49,11 @@ def text2image_generator(image_shape, latent_dim, embedding_dim, width=64, cond_
     ``conditioning``: a layer mapping phi(t) to the code G sees instead of the compression
     (StackGAN's stage I passes its ``ConditioningAugmentation``)."""
     _check_size(image_shape)
-    h, w, c = image_shape
     z = keras.Input((latent_dim,), name="latent")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
     code = (_compress(embedding, cond_dim, "text_compress") if conditioning is None
             else conditioning(embedding))
-    x = layers.Concatenate()([z, code])
-    x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
-    x = layers.ReLU()(x)
-    x = layers.Reshape((h // 4, w // 4, 2 * width))(x)
-    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
-    x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
-    out = layers.Activation("tanh", dtype="float32", name="image")(x)
+    out = dcgan_upsampler(layers.Concatenate()([z, code]), image_shape, width)
     return keras.Model([z, embedding], out, name=name)
 
 
