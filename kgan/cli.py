@@ -128,30 +128,37 @@ def _cmd_sample(args):
         path = translation_grid(model, zoo.info(name).dataset, out, n)
         print(f"wrote {n} translations of {name} (source | output | target) to {path}")
         return
-    if getattr(model, "modality", "image") == "audio":  # listenable clips, not a picture
-        from kgan.zoo.publish import write_wav_samples
-
-        folder = Path(FLAGS.out or f"{name}_samples")
-        if folder.suffix:
-            raise ValueError(f"--out for an audio model is a folder for .wav files; received "
-                             f"{str(folder)!r} (drop the extension).")
-        files = write_wav_samples(model, folder, FLAGS.n or 10, FLAGS.seed)
-        print(f"wrote {len(files)} clips of {name} to {folder}/: {', '.join(files)}")
-        return
-    if getattr(model, "modality", "image") == "voxels":  # rendered grid + .npy / .obj files
-        from kgan.zoo.publish import write_voxel_samples
-
-        folder = Path(FLAGS.out or f"{name}_samples")
-        if folder.suffix:
-            raise ValueError(f"--out for a voxel model is a folder for samples.png, .npy and "
-                             f".obj files; received {str(folder)!r} (drop the extension).")
-        files = write_voxel_samples(model, folder, FLAGS.n or 16, FLAGS.seed)
-        print(f"wrote {FLAGS.n or 16} shapes of {name} to {folder}/: {', '.join(files[:4])}, ...")
+    if getattr(model, "modality", "image") in _FOLDER_SAMPLES:
+        _sample_to_folder(model, name)
         return
     n = FLAGS.n or 64
     images, rows = sample_images(model, n, FLAGS.seed)
     path = save_grid(out, images, rows)
     print(f"wrote {n} samples of {name} to {path}")
+
+
+#: Modalities whose samples are files in a folder: (writer in kgan.zoo.publish, default
+#: count, what the folder holds, what a sample is called).
+_FOLDER_SAMPLES = {
+    "audio": ("write_wav_samples", 10, ".wav files", "clips"),
+    "voxels": ("write_voxel_samples", 16, "samples.png, .npy and .obj files", "shapes"),
+}
+
+
+def _sample_to_folder(model, name):
+    """Audio clips (listenable .wav) or voxel shapes (rendered grid + .npy/.obj) in --out."""
+    from kgan.zoo import publish
+
+    writer, default_n, holds, noun = _FOLDER_SAMPLES[model.modality]
+    folder = Path(FLAGS.out or f"{name}_samples")
+    if folder.suffix:
+        raise ValueError(f"--out for {'an audio' if model.modality == 'audio' else 'a voxel'} "
+                         f"model is a folder for {holds}; received {str(folder)!r} (drop the "
+                         "extension).")
+    n = FLAGS.n or default_n
+    files = getattr(publish, writer)(model, folder, n, FLAGS.seed)
+    shown = ", ".join(files[:4]) + (", ..." if len(files) > 4 else "")
+    print(f"wrote {n} {noun} of {name} to {folder}/: {shown}")
 
 
 def _has_text(name):
