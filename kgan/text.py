@@ -273,6 +273,7 @@ def publish_text_encoder(encoder, report, dataset="fashion_captions"):
     folder = _weights.zoo_dir() / spec["entry"]
     folder.mkdir(parents=True, exist_ok=True)
     path = _weights.save_atomically(encoder, folder / spec["weights"])
+    similarity_figure(encoder, dataset, folder / "similarity.png")
     card = {
         "name": spec["entry"],
         "dataset": dataset,
@@ -286,9 +287,25 @@ def publish_text_encoder(encoder, report, dataset="fashion_captions"):
         "size_bytes": path.stat().st_size,
         **report,
         "hardware": hardware(),
+        "figure": "similarity.png: cosine similarity of the embeddings of the sample-grid "
+                  "captions (rows and columns in the same order, white = 1, black <= 0)",
     }
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def similarity_figure(encoder, dataset, path, scale=6):
+    """The encoder card's picture: cosine similarities between the embeddings of the data
+    set's ``sample_captions()`` (one block per class along the diagonal when the encoder
+    separates classes), as a grey PNG."""
+    from PIL import Image
+
+    embeddings = encode_texts(encoder, dataset_module(dataset).sample_captions())
+    similarity = np.clip(embeddings @ embeddings.T, 0.0, 1.0)  # unit vectors: cosines
+    pixels = np.kron((similarity * 255).round().astype("uint8"),
+                     np.ones((scale, scale), "uint8"))
+    Image.fromarray(pixels, "L").save(path)
+    return path
 
 
 # ------------------------------------------------------------------ model card figures
