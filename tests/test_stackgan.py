@@ -20,7 +20,7 @@ CAPTIONS = ["a dark ankle boot", "a light bag", "a small sandal"]
 @pytest.fixture(scope="module")
 def stages():
     """A tiny trained-for-two-steps stage 1 and a stage 2 holding its generator."""
-    stage1 = StackGAN.build((16, 16, 1), latent_dim=8, stage=1, width=4, cond_dim=8)
+    stage1 = StackGAN.build((16, 16, 1), latent_dim=16, stage=1, width=4, cond_dim=8)
     stage1.compile()
     stage1.fit(tiny_dataset(stage1), epochs=1, steps_per_epoch=2, verbose=0)
     stage2 = kgan.zoo.load("test_stackgan", pretrained=False)
@@ -29,19 +29,21 @@ def stages():
 
 
 # ---------------------------------------------------------------------------- the layer
-def test_conditioning_augmentation_samples_in_training_and_gives_the_mean_otherwise():
-    layer = ConditioningAugmentation(4, seed=1)
-    embedding = np.random.default_rng(0).standard_normal((256, 16)).astype("float32")
+def test_conditioning_augmentation_draws_with_the_given_noise():
+    layer = ConditioningAugmentation(4)
+    rng = np.random.default_rng(0)
+    embedding = rng.standard_normal((6, 16)).astype("float32")
+    eps = rng.standard_normal((6, 4)).astype("float32")
     mu, log_variance = (keras.ops.convert_to_numpy(m) for m in layer.distribution(embedding))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(embedding)), mu)
-    first = keras.ops.convert_to_numpy(layer(embedding, training=True))
-    second = keras.ops.convert_to_numpy(layer(embedding, training=True))
-    assert first.shape == (256, 4) and not np.array_equal(first, second)
-    # c = mu + sigma * eps: the standardised draws are N(0, 1).
-    eps = (first - mu) / np.exp(0.5 * log_variance)
-    assert abs(eps.mean()) < 0.1 and abs(eps.std() - 1.0) < 0.1
-    restored = ConditioningAugmentation.from_config(layer.get_config())
-    assert (restored.units, restored.seed) == (4, 1)
+    code = keras.ops.convert_to_numpy(layer([embedding, eps]))
+    # c = mu + sigma * eps, in training and inference alike.
+    np.testing.assert_allclose(code, mu + np.exp(0.5 * log_variance) * eps, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer([embedding, eps],
+                                                                   training=True)), code)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer([embedding, 0 * eps])), mu,
+                               atol=1e-6)
+    assert ConditioningAugmentation.from_config(layer.get_config()).units == 4
 
 
 def test_kl_divergence_is_the_closed_form():
@@ -65,7 +67,7 @@ def test_kl_divergence_is_the_closed_form():
 # ---------------------------------------------------------------------------- the stages
 def test_stage_two_refines_the_frozen_stage_one(stages):
     stage1, stage2 = stages
-    z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32")
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
     low, high = stage2.generate_stages(z=z, text=CAPTIONS)
     assert low.shape == (3, 16, 16, 1) and high.shape == (3, 32, 32, 1)
     np.testing.assert_allclose(low, stage1.generate(z=z, text=CAPTIONS), atol=1e-6)
@@ -77,6 +79,20 @@ def test_stage_two_refines_the_frozen_stage_one(stages):
     for before, after in zip(frozen, stage2.stage1_generator.get_weights()):
         np.testing.assert_array_equal(before, after)
     assert any(not np.array_equal(a, b) for a, b in zip(trained, stage2.generator.get_weights()))
+
+
+def test_generation_draws_the_conditioning_augmentation_from_the_latent(stages):
+    """The latent's last cond_dim entries are the codes' eps in both stages: changing only
+    them changes the images (kgan's first StackGAN used mu at generation, and its samples
+    barely varied), while the same latent gives the same images."""
+    _, stage2 = stages
+    z = np.random.default_rng(1).standard_normal((3, 16)).astype("float32")
+    other = z.copy()
+    other[:, 8:] = np.random.default_rng(2).standard_normal((3, 8))
+    low, high = stage2.generate_stages(z=z, text=CAPTIONS)
+    low2, high2 = stage2.generate_stages(z=other, text=CAPTIONS)
+    assert np.abs(low - low2).max() > 1e-4 and np.abs(high - high2).max() > 1e-4
+    np.testing.assert_array_equal(stage2.generate(z=z, text=CAPTIONS), high)
 
 
 def test_stage_errors(stages):
@@ -91,11 +107,13 @@ def test_stage_errors(stages):
         stage1.set_stage1(stage1)
     with pytest.raises(ValueError, match="needs a stage-2 model"):
         stage1.generate_stages(2)
-    wrong = StackGAN.build((8, 8, 1), latent_dim=8, stage=1, width=4, cond_dim=8)
+    wrong = StackGAN.build((8, 8, 1), latent_dim=16, stage=1, width=4, cond_dim=8)
     with pytest.raises(ValueError, match=r"refines \(16, 16, 1\) stage-I images"):
         stage2.set_stage1(wrong)
     with pytest.raises(ValueError, match="divisible by 8"):
-        StackGAN.build((20, 20, 1), stage=2, latent_dim=8, width=4, cond_dim=8)
+        StackGAN.build((20, 20, 1), stage=2, latent_dim=16, width=4, cond_dim=8)
+    with pytest.raises(ValueError, match="latent_dim must exceed cond_dim"):
+        StackGAN.build((16, 16, 1), stage=1, latent_dim=8, width=4, cond_dim=8)
     with pytest.raises(ValueError, match="kl_weight must be >= 0"):
         stage1.compile(kl_weight=-1)
 

@@ -5,16 +5,25 @@ Text-to-image in two stages, each a matching-aware (GAN-CLS) conditional GAN tra
 ``fit``:
 
 * **Stage I** draws a coarse 16x16 image from ``[z, c]``: the GAN-CLS generator of
-  ``kgan.models.text2image`` with the text compression replaced by **conditioning
-  augmentation** (``kgan.layers.ConditioningAugmentation``): the code ``c`` is sampled from
-  ``N(mu(phi(t)), sigma(phi(t))^2)`` in training (its mean at inference), and G's loss gets
-  ``kl_weight * KL(N(mu, sigma^2) || N(0, I))`` (weight 1 as in the paper).
+  ``kgan.models.text2image`` (the DCGAN body) with the text compression replaced by
+  **conditioning augmentation** (``kgan.layers.ConditioningAugmentation``): the code
+  ``c = mu(phi(t)) + sigma(phi(t)) * eps`` is a draw from ``N(mu, sigma^2)``, in training
+  and generation alike (as in the authors' code), and G's loss gets
+  ``kl_weight * KL(N(mu, sigma^2) || N(0, I)) / cond_dim``: the authors' code averages the
+  KL over the code's units and weights it by 2 (``kl_weight=2``).
 * **Stage II** refines it to 32x32: its generator downsamples the (frozen) stage-I image,
   concatenates its own conditioning-augmentation code replicated over the feature map,
   runs residual blocks and upsamples; its discriminator is stage I's, at 32x32, judging the
   same three kinds of pairs (real / right caption, real / wrong caption, fake / right
   caption). The stage-I generator is trained first and frozen (``stage1_generator``); stage
   II's z only reaches the image through it, as in the paper.
+
+**The latent vector is ``(z, eps)``**: ``latent_dim - cond_dim`` entries of z, then the
+``cond_dim`` standard normal draws of the conditioning augmentations (both stages use the
+same eps). G learns to use eps as a source of variety; drawing ``c`` in training but using
+``mu`` at generation (kgan's first StackGAN) therefore gave nearly one image per caption
+(recall 0.10), and with the KL summed over the units at weight 1 (64 times the authors'
+weight) ``mu`` carried so little of the caption that the codes were mostly noise.
 
 The matching-aware losses and GAN-INT option are ``Text2Image``'s (this class extends it).
 
@@ -34,9 +43,8 @@ from keras import layers
 
 from kgan.layers import ConditioningAugmentation
 from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _check_size
-from kgan.models.text2image import (Text2Image, resolve_text_encoder, text2image_discriminator,
-                                    text2image_generator)
+from kgan.models.dcgan import _check_size, dcgan_upsampler
+from kgan.models.text2image import Text2Image, resolve_text_encoder, text2image_discriminator
 
 try:
     import tensorflow as tf
@@ -55,27 +63,51 @@ def _conv_bn_relu(x, filters, kernel=3, strides=1, transpose=False):
     return layers.ReLU()(x)
 
 
-def stage1_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128, seed=0,
+def _split_latent(latent, cond_dim):
+    """``(z, eps)``: StackGAN's latent vector is G's noise z followed by the conditioning
+    augmentation's standard normal draw eps (``cond_dim`` entries)."""
+    split = latent.shape[-1] - cond_dim
+    return latent[:, :split], latent[:, split:]
+
+
+def _check_latent(latent_dim, cond_dim):
+    if latent_dim <= cond_dim:
+        raise ValueError(f"StackGAN's latent vector holds z and the conditioning augmentation's "
+                         f"noise (cond_dim={cond_dim} entries), so latent_dim must exceed "
+                         f"cond_dim; received latent_dim={latent_dim}. Use e.g. latent_dim="
+                         f"{cond_dim + 100} for a 100-d z.")
+
+
+def stage1_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128,
                      name="generator"):
-    """[z, phi(t)] -> concat(z, CA(phi(t))) -> DCGAN generator (H/4 -> H/2 -> H)."""
-    return text2image_generator(
-        image_shape, latent_dim, embedding_dim, width, cond_dim, name=name,
-        conditioning=ConditioningAugmentation(cond_dim, seed=seed, name=CA_LAYER))
+    """[(z, eps), phi(t)] -> concat(z, CA(phi(t), eps)) -> DCGAN generator (H/4 -> H/2 -> H)."""
+    _check_size(image_shape)
+    _check_latent(latent_dim, cond_dim)
+    latent = keras.Input((latent_dim,), name="latent")
+    embedding = keras.Input((embedding_dim,), name="text_embedding")
+    z, eps = _split_latent(latent, cond_dim)
+    code = ConditioningAugmentation(cond_dim, name=CA_LAYER)([embedding, eps])
+    out = dcgan_upsampler(layers.Concatenate()([z, code]), image_shape, width)
+    return keras.Model([latent, embedding], out, name=name)
 
 
-def stage2_generator(image_shape, embedding_dim, width=32, cond_dim=128, residual_blocks=2,
-                     seed=0, name="generator"):
-    """[stage-I image (H/2), phi(t)] -> Conv(w) -> Conv(2w, /2) -> concat(tiled CA(phi(t)))
-    -> Conv(2w) -> residual blocks -> ConvT(w, x2) -> ConvT(c, x2) -> tanh (H)."""
+def stage2_generator(image_shape, latent_dim, embedding_dim, width=32, cond_dim=128,
+                     residual_blocks=2, name="generator"):
+    """[stage-I image (H/2), phi(t), (z, eps)] -> Conv(w) -> Conv(2w, /2) -> concat(tiled
+    CA(phi(t), eps)) -> Conv(2w) -> residual blocks -> ConvT(w, x2) -> ConvT(c, x2) -> tanh
+    (H). Its conditioning augmentation draws with the latent's eps, like stage I's."""
     h, w, c = image_shape
     if h % 8 or w % 8:
         raise ValueError(f"StackGAN's stage II needs height and width divisible by 8 (stage I "
                          f"makes half of them, itself divisible by 4); received {image_shape}.")
+    _check_latent(latent_dim, cond_dim)
     low = keras.Input((h // 2, w // 2, c), name="stage1_image")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
+    latent = keras.Input((latent_dim,), name="latent")
+    _, eps = _split_latent(latent, cond_dim)
     x = layers.ReLU()(layers.Conv2D(width, 3, padding="same")(low))
     x = _conv_bn_relu(x, 2 * width, kernel=4, strides=2)
-    code = ConditioningAugmentation(cond_dim, seed=seed, name=CA_LAYER)(embedding)
+    code = ConditioningAugmentation(cond_dim, name=CA_LAYER)([embedding, eps])
     tiled = layers.UpSampling2D((h // 4, w // 4), name="code_tile")(
         layers.Reshape((1, 1, cond_dim))(code))
     x = _conv_bn_relu(layers.Concatenate()([x, tiled]), 2 * width)
@@ -87,7 +119,7 @@ def stage2_generator(image_shape, embedding_dim, width=32, cond_dim=128, residua
     x = _conv_bn_relu(x, width, kernel=4, strides=2, transpose=True)
     x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model([low, embedding], out, name=name)
+    return keras.Model([low, embedding, latent], out, name=name)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -97,18 +129,18 @@ class StackGAN(Text2Image):
 
     Args:
         generator: stage 1: ``[latent, text_embedding] -> image``; stage 2:
-            ``[stage-I image, text_embedding] -> image``.
+            ``[stage-I image, text_embedding, latent] -> image``.
         discriminator: ``[image, text_embedding] -> logits`` (matching-aware).
         text_encoder: frozen ``kgan.text.build_text_encoder`` model.
-        latent_dim, seed: as ``kgan.GAN`` (stage 2: the stage-I generator's latent).
+        latent_dim, seed: as ``kgan.GAN``; the latent is ``(z, eps)`` (see the module).
         stage: 1 or 2.
         stage1_generator: stage 2 only: the stage-I generator (frozen); give it the trained
             weights with :meth:`set_stage1` before training stage II.
         default_captions: captions ``generate`` cycles through without ``text``.
         caption_dataset: the captioned data set of the text encoder (for the card figures).
 
-    Compile adds ``kl_weight`` (default 1.0): weight of the conditioning augmentation's KL
-    term in G's loss.
+    Compile adds ``kl_weight`` (default 2.0, the authors' code): weight of the conditioning
+    augmentation's KL per code unit in G's loss.
 
     Example:
         >>> model = kgan.zoo.load("stackgan_fashion")
@@ -119,7 +151,7 @@ class StackGAN(Text2Image):
         Zhang et al. 2017, arXiv:1612.03242.
     """
 
-    compile_defaults = dict(Text2Image.compile_defaults, kl_weight=1.0)
+    compile_defaults = dict(Text2Image.compile_defaults, kl_weight=2.0)
     #: Trackers beyond ``kgan.gan.METRIC_NAMES``: D's rejection of (real, wrong text) and
     #: the conditioning augmentation's KL divergence.
     extra_metric_names = ("d_wrong_acc", "kl")
@@ -143,10 +175,11 @@ class StackGAN(Text2Image):
         self._trackers["kl"] = keras.metrics.Mean(name="kl")
 
     @classmethod
-    def build(cls, image_shape, latent_dim=100, stage=1, width=64, cond_dim=128,
+    def build(cls, image_shape, latent_dim=228, stage=1, width=64, cond_dim=128,
               stage1_width=64, residual_blocks=2, text_encoder="fashion_captions",
               num_classes=0, seed=0, name=None):
         """``image_shape``: this stage's images (stage 2: stage I makes half the size).
+        ``latent_dim``: z's size plus ``cond_dim`` (the default: a 100-d z).
         ``width``: this stage's networks; ``stage1_width``: stage 2's stage-I generator.
         ``text_encoder``: a captioned data set whose published encoder to load, or a
         ``keras.Model`` encoder."""
@@ -157,14 +190,14 @@ class StackGAN(Text2Image):
         text_encoder, default_captions = resolve_text_encoder(text_encoder)
         dim = int(text_encoder.output_shape[-1])
         if stage == 1:
-            generator = stage1_generator(image_shape, latent_dim, dim, width, cond_dim, seed)
+            generator = stage1_generator(image_shape, latent_dim, dim, width, cond_dim)
             first = None
         else:
             h, w, c = image_shape
-            generator = stage2_generator(image_shape, dim, width, cond_dim, residual_blocks,
-                                         seed)
+            generator = stage2_generator(image_shape, latent_dim, dim, width, cond_dim,
+                                         residual_blocks)
             first = stage1_generator((h // 2, w // 2, c), latent_dim, dim, stage1_width,
-                                     cond_dim, seed, name="stage1_generator")
+                                     cond_dim, name="stage1_generator")
         return cls(generator, text2image_discriminator(image_shape, dim, width, cond_dim),
                    text_encoder, latent_dim=latent_dim, stage=stage, stage1_generator=first,
                    seed=seed, default_captions=default_captions, caption_dataset=dataset,
@@ -229,7 +262,7 @@ class StackGAN(Text2Image):
         # generate() passes numpy arrays, which Keras cannot mix with the tensor ``low``.
         z, embeddings = keras.ops.convert_to_tensor(z), keras.ops.convert_to_tensor(embeddings)
         low = self.stage1_generator([z, embeddings], training=False)
-        return self.generator([low, embeddings], training=False)
+        return self.generator([low, embeddings, z], training=False)
 
     def generate_stages(self, n=None, z=None, seed=None, text=None, batch_size=256):
         """Stage 2: ``(stage-I images (n, H/2, W/2, C), stage-II images (n, H, W, C))`` from
@@ -278,14 +311,17 @@ class StackGAN(Text2Image):
             return super()._g(z, cond, training)
         (embeddings,) = cond
         low = tf.stop_gradient(self.stage1_generator([z, embeddings], training=False))
-        return self.generator([low, embeddings], training=training)
+        return self.generator([low, embeddings, z], training=training)
 
     def _text_generator_loss(self, z, embeddings, wrong):
         """GAN-CLS's generator loss plus ``kl_weight`` times the conditioning augmentation's
-        KL divergence (Zhang et al. 2017, eq. 3 / 5)."""
-        kl = self.generator.get_layer(CA_LAYER).kl_divergence(embeddings)
+        KL divergence per code unit (Zhang et al. 2017, eq. 3 / 5; ``kl`` logs the whole KL
+        in nats)."""
+        layer = self.generator.get_layer(CA_LAYER)
+        kl = layer.kl_divergence(embeddings)
         self._trackers["kl"].update_state(kl)
-        return super()._text_generator_loss(z, embeddings, wrong) + self.kl_weight * kl
+        return (super()._text_generator_loss(z, embeddings, wrong)
+                + self.kl_weight * kl / layer.units)
 
 
 register_family_entries(
@@ -298,9 +334,10 @@ register_family_entries(
         "stackgan_fashion": dict(dataset="fashion_captions_32", epochs=5,
                                  model_kwargs=dict(stage=2, width=32)),
     },
-    model_kwargs=dict(latent_dim=100, cond_dim=128, stage1_width=64, residual_blocks=2,
+    # latent_dim: a 100-d z and the conditioning augmentation's 128 draws.
+    model_kwargs=dict(latent_dim=228, cond_dim=128, stage1_width=64, residual_blocks=2,
                       text_encoder="fashion_captions"),
-    test_kwargs=dict(latent_dim=8, stage=2, width=4, cond_dim=8, stage1_width=4,
+    test_kwargs=dict(latent_dim=16, stage=2, width=4, cond_dim=8, stage1_width=4,
                      residual_blocks=1, text_encoder="fashion_captions"),
     recipe=dict(batch_size=64, compile=dict(loss="non_saturating", ema_decay=0.999)),
     test_dataset="fashion_captions_32",

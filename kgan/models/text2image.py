@@ -43,16 +43,12 @@ def _compress(embedding, dim, name):
 
 
 def text2image_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128,
-                         name="generator", conditioning=None):
-    """[z, phi(t)] -> concat(z, compress(phi(t))) -> DCGAN generator (7x7 -> 14 -> 28).
-
-    ``conditioning``: a layer mapping phi(t) to the code G sees instead of the compression
-    (StackGAN's stage I passes its ``ConditioningAugmentation``)."""
+                         name="generator"):
+    """[z, phi(t)] -> concat(z, compress(phi(t))) -> DCGAN generator (7x7 -> 14 -> 28)."""
     _check_size(image_shape)
     z = keras.Input((latent_dim,), name="latent")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
-    code = (_compress(embedding, cond_dim, "text_compress") if conditioning is None
-            else conditioning(embedding))
+    code = _compress(embedding, cond_dim, "text_compress")
     out = dcgan_upsampler(layers.Concatenate()([z, code]), image_shape, width)
     return keras.Model([z, embedding], out, name=name)
 
