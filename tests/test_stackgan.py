@@ -72,6 +72,11 @@ def test_stage_two_refines_the_frozen_stage_one(stages):
     assert low.shape == (3, 16, 16, 1) and high.shape == (3, 32, 32, 1)
     np.testing.assert_allclose(low, stage1.generate(z=z, text=CAPTIONS), atol=1e-6)
     np.testing.assert_array_equal(high, stage2.generate(z=z, text=CAPTIONS))
+    # Stage II's conditioning augmentation starts as stage I's trained one.
+    codes = [m.generator.get_layer("conditioning_augmentation").get_weights()
+             for m in (stage1, stage2)]
+    for theirs, mine in zip(*codes):
+        np.testing.assert_array_equal(mine, theirs)
     frozen = [w.copy() for w in stage2.stage1_generator.get_weights()]
     trained = [w.copy() for w in stage2.generator.get_weights()]
     history = check_fit(stage2)
