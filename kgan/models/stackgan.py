@@ -15,8 +15,11 @@ Text-to-image in two stages, each a matching-aware (GAN-CLS) conditional GAN tra
   concatenates its own conditioning-augmentation code replicated over the feature map,
   runs residual blocks and upsamples; its discriminator is stage I's, at 32x32, judging the
   same three kinds of pairs (real / right caption, real / wrong caption, fake / right
-  caption). The stage-I generator is trained first and frozen (``stage1_generator``); stage
-  II's z only reaches the image through it, as in the paper.
+  caption). The stage-I generator is trained first and frozen (``stage1_generator``); z
+  reaches stage II only through its image, as in the paper. Stage II's code starts as
+  stage I's trained one (``set_stage1``); the zoo recipe trains it without the KL term
+  (``kl_weight=0``), under which its code collapsed onto the prior and stage II stopped
+  reading the caption.
 
 **The latent vector is ``(z, eps)``**: ``latent_dim - cond_dim`` entries of z, then the
 ``cond_dim`` standard normal draws of the conditioning augmentations (both stages use the
