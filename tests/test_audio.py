@@ -141,6 +141,8 @@ def test_conditional_audio_generate_follows_labels():
     z = np.zeros((2, model.latent_dim), "float32") + 0.3
     clips = model.generate(z=z, labels=[2, 5])
     assert clips.shape == (2, 16384, 1) and not np.array_equal(clips[0], clips[1])
+    # As in WaveGAN's docstring: one clip per label when n is not given.
+    assert model.generate(labels=[7] * 3, seed=0).shape == (3, 16384, 1)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 10\)"):
         model.generate(2, labels=[3, 12])
 
