@@ -31,6 +31,7 @@ except ImportError:  # generate() and the weights work without TensorFlow (see k
     tf = None
 
 from kgan.gan import GAN
+from kgan.layers import MinibatchStdDev
 from kgan.models._common import SYNC_BN
 from kgan.zoo import ZooCfg, register_model
 
@@ -74,10 +75,14 @@ def gan3d_generator(size, latent_dim=200, widths=(128, 64, 32), name="generator"
     return keras.Model(z, out, name=name)
 
 
-def gan3d_discriminator(size, widths=(32, 64, 128), name="discriminator"):
+def gan3d_discriminator(size, widths=(32, 64, 128), minibatch_stddev=False,
+                        name="discriminator"):
     """voxels -> [Conv3D(k4, /2), (BN), LeakyReLU(0.2)] per width -> Dense(1) logits.
 
     BatchNorm follows every convolution but the first, as in DCGAN and the paper.
+    ``minibatch_stddev`` appends the batch's feature standard deviation (ProGAN's
+    ``kgan.layers.MinibatchStdDev``, groups of 4) to the coarsest volume before the head,
+    so D sees how varied a batch is and can reject one where every shape is the same.
     """
     _start_size(size, widths)
     voxels = keras.Input((size, size, size, 1), name="voxels")
@@ -87,6 +92,8 @@ def gan3d_discriminator(size, widths=(32, 64, 128), name="discriminator"):
         if i:
             x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.LeakyReLU(0.2)(x)
+    if minibatch_stddev:
+        x = MinibatchStdDev()(x)
     x = layers.Dense(1)(layers.Flatten()(x))
     logits = layers.Activation("linear", dtype="float32", name="logits")(x)
     return keras.Model(voxels, logits, name=name)
@@ -131,12 +138,19 @@ class GAN3D(GAN):
 
     @classmethod
     def build(cls, image_shape=(32, 32, 32, 1), latent_dim=200, g_widths=(128, 64, 32),
-              d_widths=(32, 64, 128), num_classes=0, seed=0, name=None):
+              d_widths=(32, 64, 128), minibatch_stddev=False, num_classes=0, seed=0,
+              name=None):
         """Builds G and D for ``(D, D, D, 1)`` grids; ``g_widths`` / ``d_widths`` are the
-        channels of each resolution (G from coarse to fine, D from fine to coarse)."""
+        channels of each resolution (G from coarse to fine, D from fine to coarse).
+
+        ``minibatch_stddev=True`` gives D a minibatch standard-deviation feature (see
+        :func:`gan3d_discriminator`), kgan's measure against mode collapse: without it the
+        adaptive rule let G settle on one class (``gan3d_shapes``' note). Batches must
+        then be a multiple of 4 per replica (or smaller than 4).
+        """
         size = _check_shape(image_shape)
         return cls(gan3d_generator(size, latent_dim, tuple(g_widths)),
-                   gan3d_discriminator(size, tuple(d_widths)),
+                   gan3d_discriminator(size, tuple(d_widths), minibatch_stddev),
                    latent_dim=latent_dim, num_classes=num_classes, seed=seed,
                    name=name or "gan3d")
 
