@@ -118,6 +118,8 @@ def test_render_npy_and_obj_files(tmp_path, test_split):
     pictures = voxels.render(grids[:3], pixels=48)
     assert pictures.shape == (3, 48, 48, 3) and pictures.dtype == np.uint8
     assert (pictures < 250).any(axis=(1, 2, 3)).all()      # every object drew pixels
+    blank = voxels.render(np.zeros((1, 8, 8, 8, 1)), pixels=16)    # nothing solid: no pixel
+    assert (blank == blank[0, 0, 0]).all()
     path = voxels.save_voxel_grid(tmp_path / "grid.png", grids[:6], rows=2)
     from PIL import Image
 
