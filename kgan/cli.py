@@ -12,6 +12,7 @@
                 captions printed under the images)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
                 text-to-image: class / attribute agreement on held-out captions;
+                audio models: kgan.audio_metrics, --n 300;
                 voxel models: kgan.voxel_metrics, --n 1200)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
@@ -49,7 +50,8 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker",
                   "train: tf.distribute strategy.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
                      "sample/eval: default True).")
-flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (10000).",
+flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (the kind's "
+                     "default: 10000 images, 300 clips, 1200 shapes).",
                      lower_bound=1)
 flags.DEFINE_integer("seed", 0, "sample: latent seed.")
 flags.DEFINE_multi_string("text", None, "sample: caption for text-to-image models; once for "
@@ -189,23 +191,12 @@ def _sample_text(model, name, out):
 
 
 def _cmd_eval(args):
-    from kgan import metrics, zoo
-
-    from kgan.translation import ImageTranslator
+    from kgan import zoo
+    from kgan.evaluation import evaluate_model
 
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
-    if isinstance(model, ImageTranslator):  # L1 / SSIM / classifier accuracy vs targets
-        result = metrics.evaluate_translation(model, zoo.info(name).dataset, n=FLAGS.n)
-    elif getattr(model, "default_captions", ()):  # held-out captions: class and attributes
-        result = metrics.evaluate_text_to_image(model, zoo.info(name).dataset,
-                                                n=FLAGS.n or 10000)
-    elif getattr(model, "modality", "image") == "voxels":  # voxel classifier, IoU
-        from kgan import voxel_metrics
-
-        result = voxel_metrics.evaluate(model, n=FLAGS.n or 1200)
-    else:
-        result = metrics.evaluate(model, zoo.info(name).dataset, n=FLAGS.n or 10000)
+    result = evaluate_model(model, zoo.info(name).dataset, n=FLAGS.n)
     print(json.dumps(result, indent=2, default=float))
 
 

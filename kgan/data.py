@@ -89,16 +89,24 @@ def from_pairs(sources, targets, labels=None, batch_size=128, shuffle=True, seed
         raise ValueError(
             f"batch_size must be an integer in [1, {len(sources)}]; received {batch_size!r}.")
     tensors = (sources, targets) + ((labels,) if labels is not None else ())
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if shuffle:
-        ds = ds.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
 
     def scale(*batch):
         return tuple(_to_signed_unit(x) for x in batch[:2]) + batch[2:]
 
+    return _batched(tensors, len(sources), scale, batch_size, shuffle, seed, repeat)
+
+
+def _batched(tensors, n, scale, batch_size, shuffle, seed, repeat):
+    """The pipeline every in-memory data set shares: slice ``tensors`` (``n`` examples),
+    reshuffle each epoch, optionally repeat, batch without partial batches (every step, and
+    every replica, sees the same batch size), then ``scale`` each batch (a function of the
+    batch's components) in parallel and prefetch."""
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
     return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
@@ -142,23 +150,13 @@ def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, rep
             f"batch_size={batch_size} exceeds the {len(images)} images, and partial batches "
             "are dropped: use a smaller batch_size."
         )
-    tensors = images
-    if labels is not None:
-        labels = np.asarray(labels).astype("int32").reshape(-1)
-        if len(labels) != len(images):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
-        tensors = (images, labels)
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    if labels is not None:
-        ds = ds.map(lambda x, y: (scale(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    if labels is None:
+        return _batched(images, len(images), scale, batch_size, shuffle, seed, repeat)
+    labels = np.asarray(labels).astype("int32").reshape(-1)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+    return _batched((images, labels), len(images), lambda x, y: (scale(x), y), batch_size,
+                    shuffle, seed, repeat)
 
 
 def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuffle=True,

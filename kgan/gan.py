@@ -256,7 +256,7 @@ class GAN(keras.Model):
         """Samples images from the generator (its EMA weights when trained with them).
 
         Args:
-            n: number of images; defaults to ``len(z)``, or 64.
+            n: number of images; defaults to ``len(z)``, else ``len(labels)``, else 64.
             z: latents ``(n, latent_dim)``; drawn from N(0, I) with ``seed`` when omitted.
             labels: integer classes ``(n,)`` for conditional models; cycles through the
                 classes (0, 1, ..., 0, 1, ...) when omitted.
@@ -265,6 +265,8 @@ class GAN(keras.Model):
         Returns:
             ``np.ndarray`` float32 in [-1, 1], shape ``(n, H, W, C)``.
         """
+        if n is None and z is None and labels is not None and np.ndim(labels) == 1:
+            n = len(labels)  # generate(labels=[7] * 4): one sample per label
         z = check_latents(z, n, self.latent_dim, seed)
         n = len(z)
         inputs = [z]

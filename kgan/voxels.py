@@ -107,6 +107,8 @@ def render(voxels, pixels=64):
         hit = solid.any(axis=1)
         first = np.argmax(solid, axis=1)
         rows = np.flatnonzero(hit)
+        if not len(rows):  # an empty grid (a generator early in training) stays blank
+            continue
         shade = _FACE_SHADES[face[rows, first[rows]]]
         depth = first[rows] / steps
         light = shade * (1.05 - 0.45 * (depth - depth.min()) / max(np.ptp(depth), 1e-6))

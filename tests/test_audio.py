@@ -141,6 +141,8 @@ def test_conditional_audio_generate_follows_labels():
     z = np.zeros((2, model.latent_dim), "float32") + 0.3
     clips = model.generate(z=z, labels=[2, 5])
     assert clips.shape == (2, 16384, 1) and not np.array_equal(clips[0], clips[1])
+    # As in WaveGAN's docstring: one clip per label when n is not given.
+    assert model.generate(labels=[7] * 3, seed=0).shape == (3, 16384, 1)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 10\)"):
         model.generate(2, labels=[3, 12])
 
@@ -180,3 +182,19 @@ def test_audio_sample_figure(tmp_path):
 
     width, height = Image.open(path).size
     assert (width, height) == (4 * 130 + 2, 10 * 194 + 2)  # 4 clips per digit row
+
+@pytest.mark.slow
+def test_published_specgan_says_the_requested_digits():
+    """The published SpecGAN: the project's classifier hears the digit it was asked for in
+    nearly every clip, and the clips are as loud as real speech."""
+    from kgan import audio_metrics, metrics
+
+    cfg = kgan.zoo.info("specgan_spoken_digits")
+    model = kgan.zoo.load("specgan_spoken_digits")
+    labels = np.arange(30) % 10
+    clips = model.generate(30, labels=labels, seed=3)
+    _, probs = audio_metrics.clip_features(clips)
+    assert metrics.label_accuracy(probs, labels) >= 0.9
+    real_rms = cfg.card["metrics"]["real_reference"]["rms"]
+    rms = np.sqrt(np.mean(clips ** 2, axis=(1, 2))).mean()
+    assert 0.5 * real_rms < rms < 2 * real_rms, (rms, real_rms)

@@ -6,9 +6,10 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from gan_checks import tiny_dataset
+from gan_checks import check_fit, check_keras_round_trip, tiny_dataset
 from kgan import voxel_metrics, voxels
 from kgan.datasets import shapes3d_32
+from kgan.layers import MinibatchStdDev
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +94,32 @@ def test_compile_takes_the_papers_rates_and_refuses_what_the_rule_cannot_do():
         kgan.models.GAN3D.build((32, 32, 1))
 
 
+def test_minibatch_stddev_lets_the_discriminator_see_the_batch(tmp_path):
+    def build(minibatch_stddev):
+        model = kgan.models.GAN3D.build((8, 8, 8, 1), latent_dim=8, g_widths=(4, 2),
+                                        d_widths=(2, 4), minibatch_stddev=minibatch_stddev)
+        model.compile()
+        return model
+
+    varied = np.random.default_rng(0).uniform(size=(4, 8, 8, 8, 1)).astype("float32")
+    same = np.repeat(varied[:1], 4, axis=0)
+    for minibatch_stddev in (False, True):
+        model = build(minibatch_stddev)
+        logits = [model.discriminator(x, training=False).numpy()[0] for x in (varied, same)]
+        # One grid's score depends on the rest of its batch only with the feature.
+        assert np.allclose(*logits) != minibatch_stddev
+    check_fit(model)
+    loaded = check_keras_round_trip(model, tmp_path)
+    assert any(isinstance(layer, MinibatchStdDev) for layer in loaded.discriminator.layers)
+
+
 def test_render_npy_and_obj_files(tmp_path, test_split):
     grids, _ = test_split
     pictures = voxels.render(grids[:3], pixels=48)
     assert pictures.shape == (3, 48, 48, 3) and pictures.dtype == np.uint8
     assert (pictures < 250).any(axis=(1, 2, 3)).all()      # every object drew pixels
+    blank = voxels.render(np.zeros((1, 8, 8, 8, 1)), pixels=16)    # nothing solid: no pixel
+    assert (blank == blank[0, 0, 0]).all()
     path = voxels.save_voxel_grid(tmp_path / "grid.png", grids[:6], rows=2)
     from PIL import Image
 

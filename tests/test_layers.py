@@ -24,6 +24,13 @@ def test_minibatch_stddev_appends_group_statistic():
     assert out.shape == (2, 3, 3, 3)
     np.testing.assert_allclose(out[..., 2], 1.0, rtol=1e-4)  # std of {0, 2} is 1
     assert keras.ops.convert_to_numpy(layer(np.ones((4, 3, 3, 2), "float32")))[..., 2].max() < 1e-3
+    # Volumes (3D-GAN) as well: groups {0, 2} and {1, 3} of a batch of 4.
+    volumes = np.zeros((4, 2, 2, 2, 1), "float32")
+    volumes[2] = 2.0
+    out = keras.ops.convert_to_numpy(layer(volumes))
+    assert out.shape == (4, 2, 2, 2, 2)
+    np.testing.assert_allclose(out[[0, 2], ..., 1], 1.0, rtol=1e-4)
+    assert out[[1, 3], ..., 1].max() < 1e-3
 
 
 def test_layers_serialize():

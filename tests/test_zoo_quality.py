@@ -13,7 +13,7 @@ import kgan
 from kgan import metrics
 
 PUBLISHED = ["vanilla_gan_mnist", "dcgan_mnist", "dcgan_fashion_mnist", "cgan_mnist",
-             "cgan_fashion_mnist", "wgan_gp_fashion_mnist"]
+             "cgan_fashion_mnist", "wgan_gp_fashion_mnist", "progan_fashion_mnist_32"]
 N = 2000
 #: FID (classifier features, n=2000) may be at most this many times the real floor.
 FID_FACTOR = 40.0
@@ -21,7 +21,8 @@ FID_FACTOR = 40.0
 
 @pytest.fixture(scope="module")
 def floors():
-    return {d: metrics.real_floor(d, n=N)["fid"] for d in ("mnist", "fashion_mnist")}
+    return {d: metrics.real_floor(d, n=N)["fid"]
+            for d in ("mnist", "fashion_mnist", "fashion_mnist_32")}
 
 
 @pytest.mark.parametrize("name", PUBLISHED)

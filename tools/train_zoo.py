@@ -9,21 +9,18 @@ Training uses Keras' TensorFlow backend (any machine, `fit`, resumes from
 runs/<name>/backup when killed). On a GPU machine without TensorFlow,
 tools/train_zoo_jax.py trains the same recipe on Keras' JAX backend; --from_run loads its
 weights here, checks the images match the run's, and publishes them. Publishing writes the
-weights, the sample grid and card.json (kgan.metrics on --eval_n samples against the test
-split, and the real train-vs-test floor; image-to-image models: L1, SSIM and classifier
-accuracy on the test pairs with the identity baseline; text-to-image models: class and
-attribute agreement on held-out captions, kgan.metrics.evaluate_text_to_image; voxel
-models: kgan.voxel_metrics on 1,200 samples); paste the printed sha256 into the entry's
-registration, which loading checks.
+weights, the sample grid and card.json (kgan.evaluation.evaluate_model with the real-data
+reference: FID & co. on 10,000 samples for image generators, held-out captions for
+text-to-image, the test pairs for image-to-image, 300 clips for audio, 1,200 shapes for
+voxels); paste the printed sha256 into the entry's registration, which loading checks.
 """
 
 from pathlib import Path
 
 from absl import app, flags
 
-from kgan import metrics, training, voxel_metrics, zoo
-from kgan.datasets import module
-from kgan.translation import ImageTranslator
+from kgan import training, zoo
+from kgan.evaluation import evaluate_model
 from kgan.zoo import publish
 
 FLAGS = flags.FLAGS
@@ -32,7 +29,8 @@ flags.DEFINE_string("out", None, "Run folder (default runs/<name>).")
 flags.DEFINE_boolean("publish", True, "Publish to zoo/<name>/ after training.")
 flags.DEFINE_string("from_run", None, "Publish the weights of a tools/train_zoo_jax.py run "
                     "folder (holding <name>.json and its weights) instead of training.")
-flags.DEFINE_integer("eval_n", 10000, "Samples for the card's metrics (0: no metrics).")
+flags.DEFINE_integer("eval_n", None, "Samples for the card's metrics (default: the kind's "
+                     "own, see kgan.evaluation; 0: no metrics).")
 
 
 def main(argv):
@@ -54,21 +52,8 @@ def main(argv):
         if not FLAGS.publish:
             return
     scores = None
-    if FLAGS.eval_n and isinstance(model, ImageTranslator):
-        scores = metrics.evaluate_translation(model, cfg.dataset, n=FLAGS.eval_n)
-    elif FLAGS.eval_n and getattr(model, "text_encoder", None) is not None:
-        scores = metrics.evaluate_text_to_image(model, cfg.dataset, n=FLAGS.eval_n)
-        floor = metrics.real_floor(module(cfg.dataset).CLASSIFIER_DATASET, n=FLAGS.eval_n)
-        scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "precision",
-                                                      "recall", "class_kl")}
-    elif FLAGS.eval_n and getattr(model, "modality", "image") == "voxels":
-        # As many samples as test grids, so the Fréchet distance compares with its floor.
-        scores = voxel_metrics.evaluate(model)
-    elif FLAGS.eval_n:
-        scores = metrics.evaluate(model, cfg.dataset, n=FLAGS.eval_n)
-        floor = metrics.real_floor(cfg.dataset, n=FLAGS.eval_n)
-        scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "inception_score",
-                                                      "precision", "recall", "class_kl")}
+    if FLAGS.eval_n != 0:
+        scores = evaluate_model(model, cfg.dataset, n=FLAGS.eval_n, reference=True)
     card = publish.publish(model, name, run, scores)
     print(f"published zoo/{name}: sha256={card['sha256']}\nmetrics={card['metrics']}")
 

@@ -17,8 +17,12 @@
 #   NAME=EPOCHS  overrides an entry's epochs (default: the recipe's, below).
 #
 # Everything comes back in at most 7 files under $OUT: one <name>.tar per entry (weights,
-# JSON report, samples, progress grids, log) and summary.txt. The whole script takes
-# about MAX_MINUTES + 1 minute (wheel install, final saves, packing).
+# JSON report, samples, progress grids, log) and summary.txt. With PART_BYTES=N each tar is
+# cut into <name>.tar.partNN files of at most N bytes (for a limit on returned file sizes;
+# rejoin with `cat <name>.tar.part* | tar -x`). The whole script takes about MAX_MINUTES + 1
+# minute (wheel install, final saves, packing). Other entries train the same way, e.g.
+#   KGAN_ENTRIES="progan_fashion_mnist_32 specgan_spoken_digits" bash tools/train_zoo_gpu.sh 7
+# (audio entries also need .dev/data/spoken_digits/spoken_digits.npz).
 set -u
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -130,6 +134,9 @@ EOF
 for name in $ORDER; do
   rm -f "$RUNS/$name"/*.tmp.weights.h5
   tar -cf "$OUT/$name.tar" -C "$RUNS" "$name"
+  if [ -n "${PART_BYTES:-}" ]; then
+    split -b "$PART_BYTES" -d "$OUT/$name.tar" "$OUT/$name.tar.part" && rm "$OUT/$name.tar"
+  fi
 done
 ls -la "$OUT"
 echo "total $(( $(date +%s) - T0 ))s"

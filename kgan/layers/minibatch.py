@@ -70,6 +70,8 @@ class MinibatchStdDev(keras.layers.Layer):
     Splits the batch into groups of ``group_size``, takes the standard deviation of every
     feature over each group, averages it to one number per group and appends it as an
     extra feature map. The batch size must be divisible by the group size (or smaller).
+    Works on features of any rank ``(batch, ..., channels)``: 2-D images (ProGAN, DCGAN)
+    and 3-D volumes (3D-GAN) alike.
 
     Args:
         group_size: examples per group (4 in the paper).

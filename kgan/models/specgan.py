@@ -200,18 +200,20 @@ class SpecGAN(GAN):
         return self.to_waveforms(self.generate_spectrograms(n, z, labels, seed, batch_size))
 
 
-# Sized for ~6 minutes of one H100 shared by 4 processes (~90 s of GPU each). XLA cost at
-# width d = 32: each of the four wide transposed convolutions costs in_pixels x 25 x c_in x
-# c_out x 2 ~ 0.1 GFLOP per spectrogram, so G ~0.45 and D ~0.45 GFLOP forward; a step (D on
-# real and fake with backward, R1's double backward, then G through D) ~7.5 GFLOP per
-# example, ~0.5 TFLOP per step at batch 64. At ~20 TFLOP/s effective ~25 ms/step: 42 steps
-# per epoch, ~1 s per epoch, 80 epochs ~85 s of GPU time (~3,400 steps).
+# XLA cost at width d = 32: each of the four wide transposed convolutions costs in_pixels x
+# 25 x c_in x c_out x 2 ~ 0.1 GFLOP per spectrogram, so G ~0.45 and D ~0.45 GFLOP forward; a
+# step (D on real and fake with backward, R1's double backward, then G through D) ~7.5 GFLOP
+# per example, ~0.5 TFLOP per step at batch 64. The published weights: 146 epochs (6,132
+# steps of 42 per epoch) in 405 s on one H200 shared with two other runs (~21 steps/s).
 register_family_entries(
     SpecGAN,
     family="specgan",
     paper="Donahue, McAuley & Puckette 2019, arXiv:1802.04208",
     entries={
-        "specgan_spoken_digits": dict(dataset="spoken_digits_spectrogram", epochs=80),
+        "specgan_spoken_digits": dict(
+            dataset="spoken_digits_spectrogram", epochs=146,
+            weights="specgan_spoken_digits.weights.h5",
+            sha256="8b8a99508a94ea06132ac6246241130b413ff429e3678e63a1e2c2a1f7c41003"),
     },
     model_kwargs=dict(latent_dim=100, width=32),
     test_kwargs=dict(latent_dim=8, width=1, griffin_lim_iterations=4),
