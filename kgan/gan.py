@@ -81,6 +81,10 @@ class GAN(keras.Model):
         ema_decay=0.0,
         update="alternating",
     )
+    #: Attributes a family's ``compile()`` sets beyond the base ones (e.g. pix2pix's
+    #: ``l1_weight``): saved in the compile config under their names, so a loaded model is
+    #: compiled with them again.
+    compile_config_attributes = ()
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -211,6 +215,7 @@ class GAN(keras.Model):
             "r1_weight": self.r1_weight,
             "ema_decay": self.ema_decay,
             "update": self.update,
+            **{name: getattr(self, name) for name in self.compile_config_attributes},
             **self._kgan_compile_args,
         }
 

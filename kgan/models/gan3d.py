@@ -125,6 +125,7 @@ class GAN3D(GAN):
 
     compile_defaults = dict(GAN.compile_defaults, d_accuracy_threshold=0.8,
                             g_learning_rate=2.5e-3, d_learning_rate=1e-5)
+    compile_config_attributes = ("d_accuracy_threshold",)
     #: Trackers this family reports besides the base class's.
     extra_metric_names = ("d_accuracy", "d_updated")
 
@@ -194,12 +195,6 @@ class GAN3D(GAN):
         super().compile(**kwargs)
         self.d_accuracy_threshold = threshold
         self._active_metric_names = (*self._active_metric_names, *self.extra_metric_names)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None:
-            config["d_accuracy_threshold"] = self.d_accuracy_threshold
-        return config
 
     # ------------------------------------------------------------------ training
     def _discriminator_update(self, images, z, cond, num_replicas, stream):

@@ -138,6 +138,7 @@ class Pix2Pix(ImageTranslator, GAN):
     """
 
     compile_defaults = dict(GAN.compile_defaults, l1_weight=100.0)
+    compile_config_attributes = ("l1_weight",)
 
     def __init__(self, generator, discriminator, seed=0, **kwargs):
         super().__init__(generator, discriminator, latent_dim=0, num_classes=0, seed=seed,
@@ -173,12 +174,6 @@ class Pix2Pix(ImageTranslator, GAN):
                     f"pix2pix trains with {key}={allowed}; received {key}={kwargs[key]!r}.")
         super().compile(**kwargs)
         self.l1_weight = float(l1_weight)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None:
-            config["l1_weight"] = self.l1_weight
-        return config
 
     @property
     def metrics(self):

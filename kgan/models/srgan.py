@@ -240,6 +240,8 @@ class SRGAN(ImageTranslator, GAN):
 
     directions = (None,)
     compile_defaults = dict(GAN.compile_defaults, learning_rate=1e-4)
+    compile_config_attributes = ("stage", "content", "content_layer", "vgg19_weights",
+                                 "adversarial_weight")
     #: Trackers reported in each stage.
     STAGE_METRICS = {
         "pretrain": ("mse", "psnr"),
@@ -319,14 +321,6 @@ class SRGAN(ImageTranslator, GAN):
         self.adversarial_weight = float(adversarial_weight)
         self._content_net = _Frozen(net)
         self._active_metric_names = self.STAGE_METRICS[stage]
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is None:
-            return None
-        return {**config, "stage": self.stage, "content": self.content,
-                "content_layer": self.content_layer, "vgg19_weights": self.vgg19_weights,
-                "adversarial_weight": self.adversarial_weight}
 
     # ------------------------------------------------------------------ inference
     def filter_model(self, direction=None):

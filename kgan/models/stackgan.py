@@ -155,6 +155,7 @@ class StackGAN(Text2Image):
     """
 
     compile_defaults = dict(Text2Image.compile_defaults, kl_weight=2.0)
+    compile_config_attributes = Text2Image.compile_config_attributes + ("kl_weight",)
     #: Trackers beyond ``kgan.gan.METRIC_NAMES``: D's rejection of (real, wrong text) and
     #: the conditioning augmentation's KL divergence.
     extra_metric_names = ("d_wrong_acc", "kl")
@@ -213,12 +214,6 @@ class StackGAN(Text2Image):
             raise ValueError(f"kl_weight must be >= 0; received {weight!r}.")
         super().compile(*args, **kwargs)
         self.kl_weight = float(weight)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None:
-            config["kl_weight"] = self.kl_weight
-        return config
 
     def get_config(self):
         first = self.stage1_generator

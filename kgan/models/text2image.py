@@ -116,6 +116,7 @@ class Text2Image(TextConditioned, GAN):
     """
 
     compile_defaults = dict(GAN.compile_defaults, interpolation_weight=0.0)
+    compile_config_attributes = ("interpolation_weight",)
     #: Trackers beyond ``kgan.gan.METRIC_NAMES``: how often D rejects (real, wrong text).
     extra_metric_names = ("d_wrong_acc",)
 
@@ -158,12 +159,6 @@ class Text2Image(TextConditioned, GAN):
                              f"sees three kinds of pairs); received update={self.update!r}.")
         self.interpolation_weight = float(weight)
         self._active_metric_names += self.extra_metric_names
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None:
-            config["interpolation_weight"] = self.interpolation_weight
-        return config
 
     def get_config(self):
         return {**super().get_config(),
