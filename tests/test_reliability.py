@@ -237,6 +237,18 @@ def test_nan_guard_without_raising_and_with_sparse_checks():
     assert not _weights.nonfinite(_weights.state_variables(model))
 
 
+def test_nan_guard_with_several_steps_per_execution():
+    """compile(steps_per_execution=2), bench.py's fastest fit: Keras reports every second
+    batch, and the guard names the two steps the NaN lies between."""
+    model = kgan.zoo.load("test_dcgan", pretrained=False)
+    model.compile(steps_per_execution=2)
+    with pytest.raises(DivergenceError, match=r"between steps 3 and 4.*state of step 2"):
+        model.fit(nan_after(model, 3), epochs=1, verbose=0,
+                  callbacks=[NaNGuard(snapshot_every=1)])
+    assert int(model.g_optimizer.iterations.numpy()) == 2
+    assert not _weights.nonfinite(_weights.state_variables(model))
+
+
 def test_train_stops_on_nan_and_keeps_the_good_files(tmp_path, monkeypatch):
     from kgan import training
 
