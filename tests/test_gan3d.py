@@ -230,15 +230,18 @@ def test_published_gan3d_makes_every_class_with_variety(test_split):
     card = cfg.card
     assert card["sha256"] == cfg.sha256 and card["metrics"]["generated"]["n"] == 1200
     model = kgan.zoo.load("gan3d_shapes")
-    labels = np.arange(120) % 6
-    shapes = model.generate(labels=labels, seed=3)
-    scores = voxel_metrics.score_voxels(shapes, labels=labels, nn_queries=30)
+    scores = kgan.metrics.evaluate(model, "shapes3d_32", n=120)["generated"]  # voxel metrics
     assert scores["label_accuracy"] >= 0.9 and scores["class_kl"] < 0.05, scores
     assert scores["nn_iou_to_train"] < card["metrics"]["real_test"]["nn_iou_to_train"]
 
-    def within_class(grids, classes):  # mean |a - b| over pairs of the same class
-        return np.mean([np.abs(grids[classes == c][0::2][:10].astype("float32")
-                               - grids[classes == c][1::2][:10]).mean() for c in range(6)])
+    def within_class(grids, classes):  # per class: mean |a - b| over 10 pairs of its grids
+        return np.array([np.abs(grids[classes == c][0:20:2].astype("float32")
+                                - grids[classes == c][1:20:2]).mean() for c in range(6)])
 
+    # Measured: 0.92-1.26 of the real figure in every class; 0.08 for the chairs of the run
+    # with a third of the published mode-seeking weight (one chair for every latent).
+    labels = np.arange(120) % 6
+    shapes = model.generate(labels=labels, seed=3)
     grids, real_labels = test_split
-    assert within_class(shapes, labels) > WITHIN_CLASS_SHARE * within_class(grids, real_labels)
+    ratio = within_class(shapes, labels) / within_class(grids, real_labels)
+    assert ratio.min() > 0.3, ratio
