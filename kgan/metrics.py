@@ -650,9 +650,13 @@ def _class_probabilities(ext, probs, images, dataset, batch_size):
     return clf(images, batch_size)[1], clf.id
 
 
-def evaluate(model, dataset_name, n=10000, extractor="classifier", batch_size=250, seed=0,
+def evaluate(model, dataset_name, n=None, extractor="classifier", batch_size=250, seed=0,
              kid_subsets=100, kid_subset_size=1000, k=3):
     """Scores a generator against the test split of ``dataset_name``.
+
+    Audio and voxel generators get their own measures instead
+    (:func:`kgan.evaluation.evaluate_model`: :mod:`kgan.audio_metrics`,
+    :mod:`kgan.voxel_metrics`); the rest of this docstring is about images.
 
     Generates ``n`` samples with ``model.generate`` (conditional models: labels cycle through
     the classes, so each class gets ``n / K`` samples), extracts features and compares them with
@@ -661,8 +665,8 @@ def evaluate(model, dataset_name, n=10000, extractor="classifier", batch_size=25
     Args:
         model: a ``kgan.GAN`` (anything with ``generate``, ``image_shape``, ``num_classes``).
         dataset_name: ``"mnist"`` or ``"fashion_mnist"``.
-        n: generated samples (>= 2; FID needs thousands to be meaningful and is only
-            comparable at equal ``n``).
+        n: generated samples (default 10,000; >= 2; FID needs thousands to be meaningful
+            and is only comparable at equal ``n``).
         extractor: ``"classifier"`` (default), ``"inception"`` or a :class:`FeatureExtractor`.
         batch_size: generation and feature-extraction batch size.
         seed: seeds the latents, the real subset and KID's subsets.
@@ -680,6 +684,11 @@ def evaluate(model, dataset_name, n=10000, extractor="classifier", batch_size=25
         ValueError: unknown data set, ``n < 2``, a model whose image shape or number of
             classes does not match the data set, or an unknown extractor.
     """
+    if getattr(model, "modality", "image") != "image":
+        from kgan.evaluation import evaluate_model
+
+        return evaluate_model(model, dataset_name, n=n)
+    n = 10000 if n is None else n
     if dataset_name in PADDED_DATASETS:  # score the garment, not the added border
         base, pad = PADDED_DATASETS[dataset_name]
         return evaluate(_Cropped(model, pad), base, n, extractor, batch_size, seed,

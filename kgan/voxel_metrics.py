@@ -91,7 +91,7 @@ def _reference(model, train_features=False):
     return ref
 
 
-def score_voxels(voxels, model=None, nn_queries=300):
+def score_voxels(voxels, model=None, nn_queries=300, labels=None):
     """Scores generated grids against the shapes3d_32 test and train splits.
 
     Args:
@@ -99,11 +99,13 @@ def score_voxels(voxels, model=None, nn_queries=300):
         model: classifier (default: the published one).
         nn_queries: how many of the grids (the first ones) the nearest-neighbour IoU uses;
             each costs a pass over the 4,800 training grids.
+        labels: the classes a conditional model was asked for, one per grid (optional).
 
     Returns:
         dict with ``class_histogram``, ``class_kl``, ``frechet_distance`` (to the test
         grids), ``confident`` (share with top probability >= 0.9),
-        ``nn_iou_to_train`` (mean over the queries), ``occupancy`` (mean solid fraction).
+        ``nn_iou_to_train`` (mean over the queries), ``occupancy`` (mean solid fraction),
+        and with ``labels`` ``label_accuracy`` (share classified as the class asked for).
     """
     voxels = check_voxels(voxels, SIZE)
     if len(voxels) < 2:
@@ -112,7 +114,7 @@ def score_voxels(voxels, model=None, nn_queries=300):
     model = model or classifier.load_classifier(DATASET)
     ref = _reference(model)
     features, probs = voxel_features(voxels, model)
-    return dict(
+    scores = dict(
         n=len(voxels),
         class_histogram=class_histogram(probs),
         class_kl=metrics.class_kl(probs),
@@ -122,6 +124,9 @@ def score_voxels(voxels, model=None, nn_queries=300):
         occupancy=float(np.mean(voxels > THRESHOLD)),
         extractor=model.name,
     )
+    if labels is not None:
+        scores["label_accuracy"] = metrics.label_accuracy(probs, labels)
+    return scores
 
 
 def real_reference(model=None, nn_queries=300):
@@ -149,7 +154,13 @@ def real_reference(model=None, nn_queries=300):
 
 def evaluate(gan, n=1200, seed=0, model=None):
     """Generates ``n`` grids with ``gan`` and returns ``{"generated": score_voxels(...),
-    "real_test": real_reference(...)}``."""
+    "real_test": real_reference(...)}``.
+
+    A conditional ``gan`` is asked for the classes in turn (0, 1, ..., 0, 1, ...), and
+    ``generated`` also holds ``label_accuracy``: the share the classifier puts in the class
+    that was asked for (real test shapes: ``real_test["test_accuracy"]``).
+    """
     model = model or classifier.load_classifier(DATASET)
-    return {"generated": score_voxels(gan.generate(n, seed=seed), model),
-            "real_test": real_reference(model)}
+    labels = np.arange(n) % gan.num_classes if gan.conditional else None
+    generated = score_voxels(gan.generate(n, labels=labels, seed=seed), model, labels=labels)
+    return {"generated": generated, "real_test": real_reference(model)}

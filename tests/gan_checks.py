@@ -66,6 +66,8 @@ def expected_metric_names(model):
         names.add("gp")
     if model.r1_weight:
         names.add("r1")
+    if getattr(model, "mode_seeking_weight", 0):
+        names.add("diversity")
     return names
 
 
