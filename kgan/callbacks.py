@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan.images import image_grid, sample_images, save_grid
+from kgan.images import sample_images, sample_picture, save_grid
 from kgan.zoo import _weights
 from kgan.translation import comparison_images
 
@@ -60,7 +60,7 @@ class SampleGrid(keras.callbacks.Callback):
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(str(self.log_dir))
             with self._writer.as_default():
-                grid = image_grid(images, rows)[None].astype("float32") / 255.0
+                grid = sample_picture(images, rows)[None].astype("float32") / 255.0
                 tf.summary.image("samples", grid, step=epoch + 1)
             self._writer.flush()
 

@@ -1,4 +1,4 @@
-"""Turning batches of generated images into PNG grids."""
+"""Turning batches of generated samples (images, audio, voxels) into PNG pictures."""
 
 from pathlib import Path
 
@@ -46,24 +46,33 @@ def image_grid(images, rows=None):
     return grid
 
 
-def save_grid(path, images, rows=None, scale=2):
-    """Writes an image grid PNG (upscaled ``scale`` times, nearest) and returns its path.
+def sample_picture(samples, rows=None):
+    """One uint8 picture of a batch of samples of any modality: a grid of images
+    ``(N, H, W, C)`` in [-1, 1], isometric views of voxel grids ``(N, D, D, D, 1)``
+    (:func:`kgan.voxels.voxel_grid_picture`), or per clip of audio ``(N, L, 1)`` its
+    waveform above its spectrogram (:func:`kgan.audio.audio_figure`)."""
+    if np.ndim(samples) == 5:
+        from kgan.voxels import voxel_grid_picture
 
-    Voxel grids ``(N, D, D, D, 1)`` are rendered as isometric views instead
-    (:func:`kgan.voxels.save_voxel_grid`), so training callbacks and the zoo's sample grids
-    work for every modality that has a picture.
-    """
+        return voxel_grid_picture(samples, rows)
+    if np.ndim(samples) == 3:
+        from kgan.audio import audio_figure
+
+        return audio_figure(samples, rows)
+    return image_grid(samples, rows)
+
+
+def save_grid(path, images, rows=None, scale=2):
+    """Writes :func:`sample_picture` as a PNG and returns its path; image grids are upscaled
+    ``scale`` times (nearest). So training callbacks and the zoo's sample grids work for
+    every modality."""
     from PIL import Image
 
-    if np.ndim(images) == 5:
-        from kgan.voxels import save_voxel_grid
-
-        return save_voxel_grid(path, images, rows)
-    grid = image_grid(images, rows)
+    grid = sample_picture(images, rows)
     if grid.shape[-1] == 1:
         grid = grid[..., 0]
     picture = Image.fromarray(grid)
-    if scale > 1:
+    if scale > 1 and np.ndim(images) == 4:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,11 +116,9 @@ def render(voxels, pixels=64):
     return images.reshape(len(grids), pixels, pixels, 3).round().astype("uint8")
 
 
-def save_voxel_grid(path, voxels, rows=None, pixels=64, labels=None):
-    """Renders voxel grids into one PNG of ``rows`` rows (square-ish by default), one
-    isometric view per cell with a grey border; ``labels`` (strings) are written on top."""
-    from PIL import Image, ImageDraw
-
+def voxel_grid_picture(voxels, rows=None, pixels=64):
+    """uint8 RGB ``(rows * (pixels + 2) + 2, cols * (pixels + 2) + 2, 3)``: one isometric
+    view per grid, ``rows`` rows (square-ish by default), grey borders."""
     pictures = render(voxels, pixels)
     n = len(pictures)
     rows = rows or int(np.ceil(np.sqrt(n)))
@@ -130,8 +128,17 @@ def save_voxel_grid(path, voxels, rows=None, pixels=64, labels=None):
     for i, picture in enumerate(pictures):
         r, c = divmod(i, cols)
         canvas[2 + r * cell:2 + r * cell + pixels, 2 + c * cell:2 + c * cell + pixels] = picture
-    image = Image.fromarray(canvas)
+    return canvas
+
+
+def save_voxel_grid(path, voxels, rows=None, pixels=64, labels=None):
+    """Renders voxel grids into one PNG of ``rows`` rows (square-ish by default), one
+    isometric view per cell with a grey border; ``labels`` (strings) are written on top."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(voxel_grid_picture(voxels, rows, pixels))
     if labels is not None:
+        cell, cols = pixels + 2, (image.width - 2) // (pixels + 2)
         draw = ImageDraw.Draw(image)
         for i, text in enumerate(labels):
             r, c = divmod(i, cols)

@@ -20,6 +20,23 @@ def test_sample_grid_writes_png_and_tensorboard(tmp_path):
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
+@pytest.mark.parametrize("name", ["test_wavegan", "test_gan3d"])
+def test_sample_grid_pictures_audio_and_voxels(tmp_path, name):
+    """kgan train's callback on clips (waveform + spectrogram per clip) and voxel grids
+    (isometric views): it used to call the image tiler on them and crash at the first
+    epoch end."""
+    import numpy as np
+    from PIL import Image
+
+    model = kgan.zoo.load(name, pretrained=False)
+    grid = kgan.callbacks.SampleGrid(tmp_path / "png", n=4, log_dir=tmp_path / "tb")
+    grid.set_model(model)
+    grid.on_epoch_end(0)
+    picture = np.asarray(Image.open(grid.last_path))
+    assert picture.ndim == 3 and picture.shape[-1] == 3 and picture.std() > 0
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
 class _StopAfter(keras.callbacks.Callback):
     """Simulates a crash: raises after ``epochs`` epochs."""
 
