@@ -10,6 +10,8 @@
                 (image-to-image models: n test sources, rows of source | output | target)
     kgan sample NAME --text "a dark ankle boot" [--text "a bag" ...]   (text-to-image models;
                 captions printed under the images)
+    kgan sample NAME --label 7 [--label 3 ...]   (conditional models: one class for all
+                samples, or repeated, one per sample)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
                 text-to-image: class / attribute agreement on held-out captions;
                 audio models: kgan.audio_metrics, --n 300;
@@ -56,6 +58,9 @@ flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples 
 flags.DEFINE_integer("seed", 0, "sample: latent seed.")
 flags.DEFINE_multi_string("text", None, "sample: caption for text-to-image models; once for "
                           "all samples (n defaults to 8), or repeated, one per sample.")
+flags.DEFINE_multi_integer("label", None, "sample: class index for conditional models; once "
+                           "for all samples, or repeated, one per sample (default: the "
+                           "classes in turn).")
 flags.DEFINE_boolean("savedmodel", False, "export: TF Serving SavedModel OUT/<name>/<version>/.")
 flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<float32|float16|"
                      "int8>[_uint8].tflite.")
@@ -120,6 +125,8 @@ def _cmd_sample(args):
     if FLAGS.text and not _has_text(name):
         raise ValueError(f"--text applies to text-to-image models; {name} takes no captions "
                          "(see `kgan list text2image*`).")
+    if FLAGS.label and _has_text(name):
+        raise ValueError(f"{name} takes captions, not labels: use --text.")
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
     out = FLAGS.out or f"{name}_samples.png"
     if getattr(model, "default_captions", ()):
@@ -133,10 +140,30 @@ def _cmd_sample(args):
     if getattr(model, "modality", "image") in _FOLDER_SAMPLES:
         _sample_to_folder(model, name)
         return
-    n = FLAGS.n or 64
-    images, rows = sample_images(model, n, FLAGS.seed)
+    labels, n = _labels(model, 64)
+    if labels is None:
+        images, rows = sample_images(model, n, FLAGS.seed)
+    else:
+        images, rows = model.generate(n, labels=labels, seed=FLAGS.seed), None
     path = save_grid(out, images, rows)
     print(f"wrote {n} samples of {name} to {path}")
+
+
+def _labels(model, default_n):
+    """``(labels, n)`` from --label and --n: None (the classes in turn) without --label."""
+    labels = FLAGS.label
+    if not labels:
+        return None, FLAGS.n or default_n
+    if not model.conditional:
+        raise ValueError(f"--label applies to conditional models; {model.name} is "
+                         "unconditional (see `kgan list cgan*`).")
+    if len(labels) == 1:
+        n = FLAGS.n or default_n
+        return labels * n, n
+    if FLAGS.n and FLAGS.n != len(labels):
+        raise ValueError(f"--n={FLAGS.n} but {len(labels)} --label values were given; give "
+                         "one label per sample, or one for all.")
+    return list(labels), len(labels)
 
 
 #: Modalities whose samples are files in a folder: (writer in kgan.zoo.publish, default
@@ -157,8 +184,8 @@ def _sample_to_folder(model, name):
         raise ValueError(f"--out for {'an audio' if model.modality == 'audio' else 'a voxel'} "
                          f"model is a folder for {holds}; received {str(folder)!r} (drop the "
                          "extension).")
-    n = FLAGS.n or default_n
-    files = getattr(publish, writer)(model, folder, n, FLAGS.seed)
+    labels, n = _labels(model, default_n)
+    files = getattr(publish, writer)(model, folder, n, FLAGS.seed, labels)
     shown = ", ".join(files[:4]) + (", ..." if len(files) > 4 else "")
     print(f"wrote {n} {noun} of {name} to {folder}/: {shown}")
 

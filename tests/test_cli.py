@@ -82,6 +82,12 @@ def cli_in_process(args, capsys):
     (("sample", "test_dcgan", "--nopretrained", "--out", "/dev/null/x.png"), 2, "/dev/null"),
     (("sample", "test_wavegan", "--nopretrained", "--out", "clips.png"), 2,
      "--out for an audio model is a folder for .wav files"),
+    (("sample", "test_dcgan", "--nopretrained", "--label", "3"), 2,
+     "--label applies to conditional models; test_dcgan is unconditional"),
+    (("sample", "test_cgan", "--nopretrained", "--label", "10"), 2, r"labels must be in [0, 10)"),
+    (("sample", "test_cgan", "--nopretrained", "--label", "1", "--label", "2", "--n", "3"), 2,
+     "--n=3 but 2 --label values"),
+    (("sample", "test_text2image", "--nopretrained", "--label", "1"), 2, "use --text"),
     (("eval", "test_dcgan", "--nopretrained", "--n", "1"), 2, "n must be an integer >= 2"),
     (("eval", "nosuch_gan"), 2, "Unknown zoo entry"),
     (("export", "gone.keras", "--tflite"), 2, "No .keras file at gone.keras"),
@@ -109,6 +115,26 @@ def test_sample_writes_wav_files_for_audio_entries(tmp_path, capsys):
     clip = audio.read_wav(files[0])
     assert clip.shape == (audio.CLIP_LENGTH,) and np.isfinite(clip).all()
     assert "wrote 3 clips of test_wavegan" in capsys.readouterr().out
+    cli.FLAGS.unparse_flags()
+    cli.main(cli._parse_flags(["kgan", "sample", "test_wavegan", "--nopretrained", "--n", "2",
+                               "--label", "7", "--out", str(tmp_path / "sevens")]))
+    assert sorted(f.name for f in (tmp_path / "sevens").glob("*.wav")) == [
+        "00_class7.wav", "01_class7.wav"]
+
+
+def test_sample_label_picks_the_classes(tmp_path, capsys):
+    """--label once: --n samples of that class; repeated: one sample per label."""
+    from PIL import Image
+
+    from kgan import cli
+
+    for args, n in ((["--label", "7", "--n", "4"], 4), (["--label", "1", "--label", "2"], 2)):
+        cli.FLAGS.unparse_flags()
+        out = tmp_path / f"grid{n}.png"
+        cli.main(cli._parse_flags(["kgan", "sample", "test_cgan", "--nopretrained", *args,
+                                   "--out", str(out)]))
+        assert f"wrote {n} samples of test_cgan" in capsys.readouterr().out
+        assert Image.open(out).size[0] > 0
 
 
 def test_a_diverging_run_exits_1_in_one_line(tmp_path, capsys, monkeypatch, recwarn):

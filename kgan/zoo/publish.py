@@ -108,25 +108,27 @@ def sample_grid(model, path):
     return save_grid(path, images, rows=rows or 8)
 
 
-def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED):
-    """Writes ``n`` clips from latent ``seed`` as ``folder/NN[_classC].wav`` (digits in turn
-    for conditional models) and returns their file names."""
+def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED, labels=None):
+    """Writes ``n`` clips from latent ``seed`` as ``folder/NN[_classC].wav`` (conditional
+    models: the ``labels`` given, else the digits in turn) and returns their file names."""
     from kgan.audio import write_wav
 
-    labels = np.arange(n) % model.num_classes if model.num_classes else None
+    if labels is None and model.num_classes:
+        labels = np.arange(n) % model.num_classes
     clips = model.generate(n, labels=labels, seed=seed)
     names = [f"{i:02d}" + (f"_class{labels[i]}" if labels is not None else "") + ".wav"
              for i in range(n)]
     return [write_wav(Path(folder) / f, clip).name for f, clip in zip(names, clips)]
 
 
-def write_voxel_samples(model, folder, n=16, seed=SAMPLE_SEED):
-    """Voxel models: ``n`` grids from latent ``seed`` as ``folder/samples.png`` (isometric
-    renderings), ``folder/NN.npy`` (occupancy) and ``folder/NN.obj`` (marching-cubes mesh;
-    left out for a grid with no solid voxel). Returns the file names written."""
+def write_voxel_samples(model, folder, n=16, seed=SAMPLE_SEED, labels=None):
+    """Voxel models: ``n`` grids from latent ``seed`` (conditional models: of the ``labels``
+    given, else the classes in turn) as ``folder/samples.png`` (isometric renderings),
+    ``folder/NN.npy`` (occupancy) and ``folder/NN.obj`` (marching-cubes mesh; left out for a
+    grid with no solid voxel). Returns the file names written."""
     from kgan.voxels import THRESHOLD, save_npy, save_voxel_grid, write_obj
 
-    grids = model.generate(n, seed=seed)
+    grids = model.generate(n, labels=labels, seed=seed)
     folder = Path(folder)
     names = [save_voxel_grid(folder / "samples.png", grids).name]
     for i, grid in enumerate(grids):
