@@ -238,13 +238,3 @@ def audio_figure(waveforms, rows=None, cell=(128, 64)):
         canvas[top + wave_h:top + cell_h, left:left + width] = np.stack(
             [spec, (spec * 0.8).astype("uint8"), (255 - spec) // 3], -1)
     return canvas
-
-
-def save_audio_figure(path, waveforms, rows=None):
-    """Writes :func:`audio_figure` as a PNG and returns its path."""
-    from PIL import Image
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(audio_figure(waveforms, rows)).save(path)
-    return path

@@ -157,13 +157,19 @@ def _labels(model, default_n):
     if not model.conditional:
         raise ValueError(f"--label applies to conditional models; {model.name} is "
                          "unconditional (see `kgan list cgan*`).")
-    if len(labels) == 1:
+    return _once_or_per_sample(labels, "--label values", default_n)
+
+
+def _once_or_per_sample(values, what, default_n):
+    """``(values, n)`` for a repeatable flag given once for all samples (``--n`` of them,
+    ``default_n`` without it) or once per sample (``--n``, if given, must agree)."""
+    if len(values) == 1:
         n = FLAGS.n or default_n
-        return labels * n, n
-    if FLAGS.n and FLAGS.n != len(labels):
-        raise ValueError(f"--n={FLAGS.n} but {len(labels)} --label values were given; give "
-                         "one label per sample, or one for all.")
-    return list(labels), len(labels)
+        return list(values) * n, n
+    if FLAGS.n and FLAGS.n != len(values):
+        raise ValueError(f"--n={FLAGS.n} but {len(values)} {what} were given; give one per "
+                         "sample, or one for all.")
+    return list(values), len(values)
 
 
 #: Modalities whose samples are files in a folder: (writer in kgan.zoo.publish, default
@@ -199,18 +205,14 @@ def _has_text(name):
 def _sample_text(model, name, out):
     """Text-to-image samples with their captions: --text given, or one row per class."""
     from kgan.images import save_captioned_grid
-    from kgan.text import check_texts
 
     texts = FLAGS.text
     if not texts:
         captions = model.default_captions
         n = FLAGS.n or 8 * len(captions)
         texts = [captions[i % len(captions)] for i in range(n)]
-    elif len(texts) == 1:
-        texts = check_texts(texts[0], FLAGS.n or 8)
-    elif FLAGS.n and FLAGS.n != len(texts):
-        raise ValueError(f"--n={FLAGS.n} but {len(texts)} --text captions were given; give "
-                         "one caption per sample, or one for all.")
+    else:
+        texts, _ = _once_or_per_sample(texts, "--text captions", 8)
     images = model.generate(text=list(texts), seed=FLAGS.seed)
     cols = 8 if FLAGS.text else len(model.default_captions)
     path = save_captioned_grid(out, images, texts, cols=cols)

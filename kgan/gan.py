@@ -467,12 +467,15 @@ class GAN(keras.Model):
 
     def _generator_update(self, z, cond, num_replicas):
         with tf.GradientTape() as tape:
-            fake_logits = self._d(self._g(z, cond, training=True), cond)
-            g_loss = self.generator_loss_fn(fake_logits)
-            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
+            scaled = self.g_optimizer.scale_loss(self._generator_loss(z, cond) / num_replicas)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+
+    def _generator_loss(self, z, cond):
+        """G's loss on latents ``z`` (recorded as ``g_loss``); families add their terms."""
+        g_loss = self.generator_loss_fn(self._d(self._g(z, cond, training=True), cond))
         self._trackers["g_loss"].update_state(g_loss)
+        return g_loss
 
     def test_step(self, data):
         raise NotImplementedError(

@@ -30,7 +30,7 @@ try:
 except ImportError:  # generate() and the weights work without TensorFlow (see kgan.gan)
     tf = None
 
-from kgan.gan import _MAX_D_STEPS, GAN, _dense
+from kgan.gan import _MAX_D_STEPS, GAN
 from kgan.layers import MinibatchStdDev
 from kgan.models._common import SYNC_BN
 from kgan.models.dcgan import latent_inputs, projection_logits
@@ -242,28 +242,24 @@ class GAN3D(GAN):
         self._trackers["d_accuracy"].update_state(accuracy)
         self._trackers["d_updated"].update_state(tf.cast(update, "float32"))
 
-    def _generator_update(self, z, cond, num_replicas):
-        """GAN's generator step; with a mode-seeking weight, on a second latent per sample
-        too (same labels), adding the mode-seeking term to the loss."""
+    def _generator_loss(self, z, cond):
+        """GAN's generator loss; with a mode-seeking weight, on a second latent per sample
+        too (same labels), plus the mode-seeking term."""
         if not self.mode_seeking_weight:
-            return super()._generator_update(z, cond, num_replicas)
+            return super()._generator_loss(z, cond)
         z2 = self._global_slice(
             lambda b, s: tf.random.stateless_normal(
                 (b, self.latent_dim), seed=tf.random.experimental.stateless_fold_in(s, 1)),
             tf.shape(z)[0], _MAX_D_STEPS)  # G's latent stream, folded
         pairs = tuple(tf.concat([c, c], axis=0) for c in cond)
-        with tf.GradientTape() as tape:
-            fake = self._g(tf.concat([z, z2], axis=0), pairs, training=True)
-            g_loss = self.generator_loss_fn(self._d(fake, pairs))
-            first, second = tf.split(tf.cast(fake, "float32"), 2)
-            diversity = (tf.reduce_mean(tf.abs(first - second))
-                         / tf.reduce_mean(tf.abs(tf.cast(z - z2, "float32"))))
-            total = g_loss + self.mode_seeking_weight / (diversity + 1e-5)
-            scaled = self.g_optimizer.scale_loss(total / num_replicas)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+        fake = self._g(tf.concat([z, z2], axis=0), pairs, training=True)
+        g_loss = self.generator_loss_fn(self._d(fake, pairs))
+        first, second = tf.split(tf.cast(fake, "float32"), 2)
+        diversity = (tf.reduce_mean(tf.abs(first - second))
+                     / tf.reduce_mean(tf.abs(tf.cast(z - z2, "float32"))))
         self._trackers["g_loss"].update_state(g_loss)
         self._trackers["diversity"].update_state(diversity)
+        return g_loss + self.mode_seeking_weight / (diversity + 1e-5)
 
     # ------------------------------------------------------------------ inference
     def generate(self, n=None, z=None, labels=None, seed=None, batch_size=64):

@@ -99,13 +99,9 @@ def save_entry_weights(model, name, path):
 def sample_grid(model, path):
     """8x8 grid from a fixed seed; conditional models: one row of 8 per class. Audio
     models: 4 clips per row (per class), waveform above spectrogram."""
-    if getattr(model, "modality", "image") == "audio":
-        from kgan.audio import save_audio_figure
-
-        clips, rows = sample_images(model, 4 * (model.num_classes or 4), SAMPLE_SEED)
-        return save_audio_figure(path, clips, rows=rows or 4)
-    images, rows = sample_images(model, 8 * (model.num_classes or 8), SAMPLE_SEED)
-    return save_grid(path, images, rows=rows or 8)
+    per_row = 4 if getattr(model, "modality", "image") == "audio" else 8
+    samples, rows = sample_images(model, per_row * (model.num_classes or per_row), SAMPLE_SEED)
+    return save_grid(path, samples, rows=rows or per_row)
 
 
 def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED, labels=None):
