@@ -148,13 +148,23 @@ def log_magnitude(waveforms, batch_size=256):
     import keras
 
     x = check_waveforms(waveforms)[..., 0]
-    out = []
-    for i in range(0, len(x), batch_size):
-        padded = np.pad(x[i:i + batch_size], ((0, 0), (_PAD, _PAD)))
-        real, imag = _stft(padded)
-        magnitude = keras.ops.sqrt(real * real + imag * imag)[:, :, :SPECTROGRAM_SHAPE[1]]
-        out.append(keras.ops.convert_to_numpy(keras.ops.log(magnitude + LOG_EPS)))
+    out = [keras.ops.convert_to_numpy(log_magnitude_ops(x[i:i + batch_size]))
+           for i in range(0, len(x), batch_size)]
     return np.concatenate(out).astype("float32")
+
+
+def log_magnitude_ops(waveforms, floor=LOG_EPS):
+    """:func:`log_magnitude` in Keras ops, differentiable: ``(B, 16384)`` float32 tensors ->
+    ``log(|STFT| + floor)`` ``(B, 128, 128)`` (WaveGAN's spectral critic trains through it)."""
+    import keras
+
+    ops = keras.ops
+    real, imag = _stft(ops.pad(ops.cast(waveforms, "float32"), ((0, 0), (_PAD, _PAD))))
+    # The floor under the power keeps sqrt's gradient finite at exact zeros (silence) and is
+    # far below float32's resolution of the log.
+    power = ops.maximum(real * real + imag * imag, 1e-30)
+    magnitude = ops.sqrt(power)[:, :, :SPECTROGRAM_SHAPE[1]]
+    return ops.log(magnitude + floor)
 
 
 def spectrogram_statistics(log_magnitudes):

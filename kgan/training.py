@@ -6,7 +6,7 @@ batches: a run killed at any moment, even with SIGKILL, resumes from its last ba
 both optimizers, the EMA weights, the step counter that keys the latent RNG and the seed
 generators' states), ``samples/`` (one grid per epoch), ``history.csv`` (appended across
 resumes), ``history.json`` (this invocation's epochs), ``wall_seconds.json`` (summed across
-resumes) and the final ``<name>.weights.h5``. The weights, the backups and the JSON files
+resumes, updated every epoch) and the final ``<name>.weights.h5``. The weights, the backups and the JSON files
 are written to a temporary file and renamed, so an interrupted write never leaves a
 half-written one.
 
@@ -77,7 +77,18 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
         samples,
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
+    # Wall time adds up over resumed runs, so the card reports the whole training. It is
+    # written at every epoch end too, so a run killed mid-way keeps its finished epochs' time.
+    wall_file = out / "wall_seconds.json"
+    earlier = json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0
     start = time.time()
+
+    def record_wall_time(*_):
+        total = earlier + time.time() - start
+        _weights.write_text_atomically(wall_file, json.dumps({"total": total}))
+        return total
+
+    callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record_wall_time))
     try:
         history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                             callbacks=callbacks, verbose=verbose)
@@ -85,12 +96,8 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
         raise kgan_callbacks.DivergenceError(
             f"{err} The last good backup is in {out / 'backup'}: rerunning resumes from it.",
             err.step, err.good_step) from None
-    wall = time.time() - start
     _weights.save_atomically(model, out / f"{name}.weights.h5")
-    # Wall time adds up over resumed runs, so the card reports the whole training.
-    wall_file = out / "wall_seconds.json"
-    total = wall + (json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0)
-    _weights.write_text_atomically(wall_file, json.dumps({"total": total}))
+    total = record_wall_time() if history.history else earlier  # a finished run: no new time
     if history.history:  # a finished run restarted trains no epoch: keep its history
         _weights.write_text_atomically(out / "history.json",
                                        json.dumps(history.history, indent=1))

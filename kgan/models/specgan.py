@@ -24,6 +24,7 @@ from keras import layers
 
 from kgan import audio
 from kgan.gan import GAN
+from kgan.layers import maybe_spectral_norm
 from kgan.models._common import SYNC_BN, register_family_entries
 from kgan.models.dcgan import _label_embedding, latent_inputs, projection_logits
 
@@ -56,10 +57,12 @@ def specgan_generator(latent_dim, width=64, num_classes=0, name="generator"):
     return keras.Model(inputs if num_classes else inputs[0], out, name=name)
 
 
-def specgan_discriminator(width=64, num_classes=0, name="discriminator"):
+def specgan_discriminator(width=64, num_classes=0, spectral_norm=False, name="discriminator"):
     """spectrogram (and label) -> 5 x [Conv(5, /2), LeakyReLU(0.2)] -> logits, no BatchNorm.
 
     Conditional critics see the label as an extra input channel and a projection term.
+    ``spectral_norm`` wraps the convolutions and the output layer in
+    ``keras.layers.SpectralNormalization`` (WaveGAN's spectral critic uses it).
     """
     image = keras.Input(SHAPE, name="spectrogram")
     inputs, x = [image], image
@@ -71,10 +74,11 @@ def specgan_discriminator(width=64, num_classes=0, name="discriminator"):
                                                                "label_map"))
         x = layers.Concatenate()([x, label_map])
     for m in reversed(_MULTIPLIERS):
-        x = layers.Conv2D(m * width, KERNEL, strides=2, padding="same")(x)
+        x = maybe_spectral_norm(layers.Conv2D(m * width, KERNEL, strides=2, padding="same"),
+                                spectral_norm)(x)
         x = layers.LeakyReLU(0.2)(x)
     logits = projection_logits(layers.Flatten()(x), label if num_classes else None,
-                               num_classes, layers.Dense(1))
+                               num_classes, maybe_spectral_norm(layers.Dense(1), spectral_norm))
     return keras.Model(inputs, logits, name=name)
 
 
