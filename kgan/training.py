@@ -6,9 +6,9 @@ batches: a run killed at any moment, even with SIGKILL, resumes from its last ba
 both optimizers, the EMA weights, the step counter that keys the latent RNG and the seed
 generators' states), ``samples/`` (one grid per epoch), ``history.csv`` (appended across
 resumes), ``history.json`` (this invocation's epochs), ``wall_seconds.json`` (summed across
-resumes, updated every epoch) and the final ``<name>.weights.h5``. The weights, the backups and the JSON files
-are written to a temporary file and renamed, so an interrupted write never leaves a
-half-written one.
+resumes, updated every epoch) and the final ``<name>.weights.h5``. The weights, the backups
+and the JSON files are written to a temporary file and renamed, so an interrupted write
+never leaves a half-written one.
 
 ``kgan.callbacks.NaNGuard`` stops a run whose losses turn NaN / Inf with a
 ``DivergenceError`` naming the step; the model keeps its last finite state, no non-finite
@@ -97,8 +97,9 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
             f"{err} The last good backup is in {out / 'backup'}: rerunning resumes from it.",
             err.step, err.good_step) from None
     _weights.save_atomically(model, out / f"{name}.weights.h5")
-    total = record_wall_time() if history.history else earlier  # a finished run: no new time
-    if history.history:  # a finished run restarted trains no epoch: keep its history
+    total = earlier
+    if history.history:  # a finished run restarted trains no epoch: keep its time and history
+        total = record_wall_time()
         _weights.write_text_atomically(out / "history.json",
                                        json.dumps(history.history, indent=1))
     return model, history.history, total

@@ -150,7 +150,7 @@ class WaveGAN(GAN):
 # The zoo entry trains on two CPU cores (no GPU was lent to the session that published it):
 # model size d = 16, hinge loss with one critic step on spectrally normalized critics (no
 # gradient penalty, whose double backward costs as much as the step), and the spectral
-# critic, without which 4,000 steps of this recipe (and 1,000 of the paper's WGAN-GP on a
+# critic, without which 3,780 steps of this recipe (and 1,000 of the paper's WGAN-GP on a
 # GPU) made speech-shaped noise that the classifier heard at chance. ~0.40 s per step
 # at batch 32 on 2 cores: 84 steps per epoch, ~34 s; 140 epochs ~80 minutes.
 register_family_entries(
