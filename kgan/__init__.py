@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 # Everything imported eagerly here runs without TensorFlow (models, losses, the zoo), so
 # the same builders and weights work under Keras' JAX backend (kgan.jax_training).
-from kgan import callbacks, layers, losses, zoo  # noqa: E402
+from kgan import augment, callbacks, layers, losses, precision, zoo  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
 from kgan import models  # noqa: E402  (registers the zoo entries)
 
@@ -19,7 +19,8 @@ from kgan import models  # noqa: E402  (registers the zoo entries)
 #: ``import kgan`` must not require.
 _LAZY_SUBMODULES = ("classifier", "data", "distribute", "export", "metrics", "training")
 
-__all__ = ["GAN", "callbacks", "layers", "losses", "models", "zoo", *_LAZY_SUBMODULES]
+__all__ = ["GAN", "augment", "callbacks", "layers", "losses", "models", "precision", "zoo",
+           *_LAZY_SUBMODULES]
 
 
 def __getattr__(name):

@@ -3,7 +3,9 @@
     kgan list [PATTERN]
     kgan info NAME
     kgan train NAME [--data mnist] [--epochs N] [--batch_size B] [--out DIR] [--strategy mirrored]
-               [--backup_every BATCHES]
+               [--backup_every BATCHES] [--precision float32|bfloat16|float16]
+    kgan train FAMILY --data folder:PATH --image_size 64 [--channels 3]   (a family, e.g.
+               dcgan, built for a folder of the user's own images; see kgan.zoo.list_families)
     kgan sample NAME [--n 64] [--out grid.png] [--seed 0] [--nopretrained]
                 (audio entries: --out is a folder of .wav files, --n 10 clips)
                 (voxel entries: --out is a folder: samples.png, NN.npy, NN.obj; --n 16)
@@ -38,7 +40,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data", None, "train: data set name (default: the entry's).")
+flags.DEFINE_string("data", None, "train: data set name (default: the entry's), or "
+                    "folder:PATH for a family on a folder of images.")
+flags.DEFINE_integer("image_size", None, "train: side the folder's images are resized to "
+                     "(with --data folder:PATH).", lower_bound=1)
+flags.DEFINE_integer("channels", 3, "train: channels of the folder's images (1, 3 or 4).",
+                     lower_bound=1, upper_bound=4)
 flags.DEFINE_string("data_dir", None, "train: folder holding <data>/ IDX files.")
 flags.DEFINE_integer("epochs", None, "train: epochs (default: the recipe's).", lower_bound=1)
 flags.DEFINE_integer("batch_size", None, "train: per-replica batch size (default: recipe).",
@@ -50,6 +57,12 @@ flags.DEFINE_string("out", None, "train: run folder; sample: PNG path (audio: a 
                     "for .wav files; voxels: a folder for samples.png, .npy and .obj).")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "auto"],
                   "train: tf.distribute strategy.")
+# The choices are kgan.precision.PRECISIONS (spelled out: importing kgan imports Keras).
+flags.DEFINE_enum("precision", None, ["float32", "bfloat16", "float16"],
+                  "train: compute precision (default: the recipe's, else float32). bfloat16 "
+                  "is Keras' mixed_bfloat16 (float32 weights; fast on CPUs with AMX / "
+                  "AVX512-BF16 and on GPUs); float16 is mixed_float16 with loss scaling, "
+                  "for GPUs.")
 flags.DEFINE_boolean("pretrained", None, "Start from the zoo weights (train: default False; "
                      "sample/eval: default True).")
 flags.DEFINE_integer("n", None, "sample: images in the grid (64); eval: samples (the kind's "
@@ -103,13 +116,19 @@ def _cmd_info(args):
 def _cmd_train(args):
     from kgan import training
 
+    from kgan import precision
+
     name = _one_name(args)
     out = FLAGS.out or f"runs/{name}"
+    note = precision.warning(FLAGS.precision) if FLAGS.precision else None
+    if note:
+        print(f"kgan: warning: {note}", file=sys.stderr)
     model, history, wall = training.train(
         name, out, data=FLAGS.data, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         steps_per_epoch=FLAGS.steps_per_epoch, strategy=FLAGS.strategy,
         pretrained=bool(FLAGS.pretrained), data_dir=FLAGS.data_dir,
-        backup_every=FLAGS.backup_every)
+        backup_every=FLAGS.backup_every, image_size=FLAGS.image_size, channels=FLAGS.channels,
+        precision=FLAGS.precision)
     final = {k: round(float(v[-1]), 4) for k, v in history.items()}
     print(f"trained {name} in {wall:.0f} s: {final}; weights, samples and backups in {out}/")
 

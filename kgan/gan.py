@@ -22,6 +22,8 @@ discrimination and minibatch stddev, see each replica's share of it, as in the p
 multi-GPU setups; dropout masks also differ per replica.
 """
 
+import contextlib
+
 import numpy as np
 import keras
 
@@ -33,6 +35,7 @@ except ImportError:
     # below use tf, and they are not called there.
     tf = None
 
+from kgan import augment as gan_augment
 from kgan import losses as gan_losses
 from kgan._validation import check_images, check_labels, check_latents
 
@@ -47,6 +50,10 @@ UPDATE_MODES = ("alternating", "simultaneous")
 
 #: Every tracker a GAN may report, in the order logs list them.
 METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
+
+#: Keys folded into a step's stream seed for the augmentation draws of the reals and of the
+#: fakes (``compile(augment=...)``): the latent and interpolation draws stay as they were.
+_AUGMENT_FOLDS = (0x41756752, 0x41756746)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -85,6 +92,10 @@ class GAN(keras.Model):
     #: ``l1_weight``): saved in the compile config under their names, so a loaded model is
     #: compiled with them again.
     compile_config_attributes = ()
+    #: ``compile(augment=...)``'s canonical policy (None: off) and, with ``"ada"``, the
+    #: non-trainable float32 variable holding ADA's probability p.
+    augment = None
+    ada_p = None
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -122,6 +133,9 @@ class GAN(keras.Model):
         r1_weight=None,
         ema_decay=None,
         update=None,
+        augment=None,
+        ada_target=None,
+        ada_kimg=None,
         **kwargs,
     ):
         """Configures the game. Any argument left out takes the family's default.
@@ -140,6 +154,17 @@ class GAN(keras.Model):
                 on fresh latents against the updated D) or ``"simultaneous"`` (one forward
                 pass, both players' gradients from it, both applied; TensorFlow's DCGAN
                 tutorial; needs ``d_steps=1``).
+            augment: differentiable augmentation of every batch D sees (``kgan.augment``),
+                reals and fakes alike, in D's and G's updates: None (off), a
+                comma-separated subset of ``"color,translation,cutout"`` (DiffAugment), or
+                ``"ada"`` (all three, each transform applied with ADA's adaptive
+                probability p, logged as ``ada_p``). The gradient penalty and R1 are
+                computed on the augmented batches, i.e. on what D is trained on (as
+                StyleGAN2-ADA does for R1).
+            ada_target: with ``augment="ada"``, the target of r_t = E[sign(D(real))] in
+                (0, 1) (default 0.6): p rises while r_t is above it.
+            ada_kimg: with ``augment="ada"``, thousands of images over which p can move
+                from 0 to 1 (default 500, the paper's); p moves after every D update.
             **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
                 ``steps_per_execution``...).
         """
@@ -163,6 +188,7 @@ class GAN(keras.Model):
         if cfg["update"] == "simultaneous" and cfg["d_steps"] != 1:
             raise ValueError(f"update='simultaneous' takes one step for both players; "
                              f"d_steps={cfg['d_steps']} needs update='alternating'.")
+        policy, ada_target, ada_kimg = self._check_augment(augment, ada_target, ada_kimg)
         # The two players' optimizers replace Keras' single one.
         super().compile(optimizer=None, **kwargs)
 
@@ -181,6 +207,7 @@ class GAN(keras.Model):
         self.r1_weight = float(cfg["r1_weight"])
         self.ema_decay = float(cfg["ema_decay"])
         self.update = cfg["update"]
+        self._set_augment(policy, ada_target, ada_kimg)
         self._active_metric_names = tuple(
             n for n in METRIC_NAMES
             if (n != "gp" or self.gp_weight) and (n != "r1" or self.r1_weight)
@@ -189,6 +216,62 @@ class GAN(keras.Model):
         if self.built:
             # Slot variables must exist before load_weights / BackupAndRestore restore them.
             self.build_optimizers()
+
+    def _check_augment(self, augment, ada_target, ada_kimg):
+        """Validates ``compile``'s augmentation arguments: ``(policy, target, kimg)``."""
+        policy, _, adaptive = gan_augment.parse_policy(augment)
+        if (ada_target is not None or ada_kimg is not None) and not adaptive:
+            raise ValueError(f"ada_target and ada_kimg configure augment='ada'; received "
+                             f"augment={augment!r}.")
+        target = gan_augment.ADA_TARGET if ada_target is None else ada_target
+        kimg = gan_augment.ADA_KIMG if ada_kimg is None else ada_kimg
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"ada_target must be in (0, 1), the range of E[sign(D(real))] "
+                             f"that ADA steers to (default {gan_augment.ADA_TARGET}); "
+                             f"received {ada_target!r}.")
+        if not kimg > 0:
+            raise ValueError(f"ada_kimg must be > 0 (default {gan_augment.ADA_KIMG}); "
+                             f"received {ada_kimg!r}.")
+        if policy is not None and len(self.image_shape) != 3:
+            raise ValueError(f"augment={augment!r} transforms images (H, W, C); {self.name} "
+                             f"makes samples of shape {self.image_shape}.")
+        if policy is not None and type(self).train_step is not GAN.train_step:
+            raise ValueError(f"augment is applied by kgan.GAN's training step; "
+                             f"{type(self).__name__} trains with its own and does not support "
+                             f"it (received augment={augment!r}).")
+        return policy, float(target), float(kimg)
+
+    def _set_augment(self, policy, ada_target, ada_kimg):
+        """Sets the policy; ``"ada"`` creates p (0) on the first such compile."""
+        self.augment, self.ada_target, self.ada_kimg = policy, ada_target, ada_kimg
+        if policy == gan_augment.ADA and self.ada_p is None:
+            strategy = getattr(self, "distribute_strategy", None)  # TensorFlow backend only
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                # Every replica assigns the same value (see _adapt); "mean" keeps it.
+                self.ada_p = keras.Variable(0.0, dtype="float32", trainable=False,
+                                            aggregation="mean", name="ada_p")
+
+    def _augment_config(self):
+        """The compile config's augmentation keys (none when off, as before augment)."""
+        if self.augment is None:
+            return {}
+        if self.augment != gan_augment.ADA:
+            return {"augment": self.augment}
+        return {"augment": self.augment, "ada_target": self.ada_target,
+                "ada_kimg": self.ada_kimg}
+
+    def load_own_variables(self, store):
+        """Restores ADA's p, the one variable of the model itself (its networks and
+        optimizers restore their own). A file saved without p leaves it as it is (0 on a
+        fresh model); a model without p (not compiled with ``augment="ada"``) skips the
+        file's, which generation does not need."""
+        own = self._trainable_variables + self._non_trainable_variables
+        keys = list(store.keys()) if store else []
+        if len(own) == 1 and own[0] is self.ada_p and not keys:
+            return
+        if not own and keys == ["0"] and np.shape(store["0"]) == ():
+            return
+        super().load_own_variables(store)
 
     def _set_optimizers(self, d_optimizer, g_optimizer):
         """Sets both players' optimizers (names or instances); under ``mixed_float16`` each is
@@ -215,6 +298,7 @@ class GAN(keras.Model):
             "r1_weight": self.r1_weight,
             "ema_decay": self.ema_decay,
             "update": self.update,
+            **self._augment_config(),
             **{name: getattr(self, name) for name in self.compile_config_attributes},
             **self._kgan_compile_args,
         }
@@ -370,7 +454,10 @@ class GAN(keras.Model):
                     "data with labels=True."
                 )
             labels = tf.reshape(tf.cast(labels, "int32"), (-1,))
-        images = tf.cast(images, self.compute_dtype)
+        # Data stay float32 (like G's float32 output) whatever the dtype policy: each
+        # network casts to its compute dtype itself, and the penalties' input gradients
+        # and the losses see unrounded images under mixed_bfloat16 / mixed_float16.
+        images = tf.cast(images, "float32")
         batch = tf.shape(images)[0]
         _, num_replicas = self._replica_info()
         cond = (labels,) if self.conditional else ()
@@ -384,6 +471,8 @@ class GAN(keras.Model):
             z = self.sample_latents(batch, _MAX_D_STEPS)
             self._generator_update(z, cond, num_replicas)
         logs = {m.name: m.result() for m in self.metrics}
+        if self.augment == gan_augment.ADA:
+            logs["ada_p"] = tf.identity(self.ada_p.value)
         if _multi_worker(self.distribute_strategy):
             # Keras reduces multi-worker logs with reduce(MEAN, axis=0), which needs a
             # batch axis: give each scalar one (the reduction returns a scalar again).
@@ -397,8 +486,38 @@ class GAN(keras.Model):
     def _g(self, z, cond, training=True):
         return self.generator([z, *cond] if cond else z, training=training)
 
+    def _augment(self, images, stream, part):
+        """``compile(augment=...)`` applied to a batch about to enter D (``part`` 0: reals,
+        1: fakes); the draws come from the step's ``stream``, per replica like latents."""
+        if self.augment is None:
+            return images
+        params = self._global_slice(
+            lambda b, s: tf.random.stateless_uniform(
+                (b, gan_augment.NUM_PARAMS),
+                seed=tf.random.experimental.stateless_fold_in(s, _AUGMENT_FOLDS[part])),
+            tf.shape(images)[0], stream)
+        p = self.ada_p.value if self.augment == gan_augment.ADA else None
+        return gan_augment.apply(images, self.augment, params, p)
+
+    def _adapt(self, real_logits):
+        """ADA: moves p after a D update from r_t = E[sign(D(real))] over the global batch
+        (summed across replicas, so every replica computes the same p)."""
+        if self.augment != gan_augment.ADA:
+            return
+        logits = tf.cast(real_logits, "float32")
+        stats = tf.stack([tf.reduce_sum(tf.sign(logits)), tf.cast(tf.size(logits), "float32"),
+                          tf.cast(tf.shape(logits)[0], "float32")])
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
+        self.ada_p.assign(gan_augment.ada_adjust(
+            self.ada_p.value, stats[0] / stats[1], stats[2], self.ada_target, self.ada_kimg))
+
     def _critic_loss(self, images, fake, cond, stream):
-        """D's loss on a real and a fake batch, with the penalties; also returns the logits."""
+        """D's loss on a real and a fake batch, with the penalties; also returns the logits.
+        With ``augment``, both batches are augmented first and the penalties see them so."""
+        images = self._augment(images, stream, 0)
+        fake = self._augment(fake, stream, 1)
 
         def critic(inputs):  # the penalties' view of D: [images, *cond] -> logits
             return self._d(inputs[0], inputs[1:]) if cond else self._d(inputs, ())
@@ -446,6 +565,7 @@ class GAN(keras.Model):
             images, z, cond, num_replicas, stream)
         self.d_optimizer.apply(grads, variables)
         self._track_discriminator(*losses)
+        self._adapt(losses[2])
 
     def _simultaneous_update(self, images, z, cond, num_replicas):
         """Both players' gradients from one forward pass G(z), D(real), D(G(z))."""
@@ -464,6 +584,7 @@ class GAN(keras.Model):
         self.g_optimizer.apply(g_grads, g_vars)
         self._track_discriminator(total, penalties, real_logits, fake_logits)
         self._trackers["g_loss"].update_state(g_loss)
+        self._adapt(real_logits)
 
     def _generator_update(self, z, cond, num_replicas):
         with tf.GradientTape() as tape:
@@ -473,7 +594,8 @@ class GAN(keras.Model):
 
     def _generator_loss(self, z, cond):
         """G's loss on latents ``z`` (recorded as ``g_loss``); families add their terms."""
-        g_loss = self.generator_loss_fn(self._d(self._g(z, cond, training=True), cond))
+        fake = self._augment(self._g(z, cond, training=True), _MAX_D_STEPS, 1)
+        g_loss = self.generator_loss_fn(self._d(fake, cond))
         self._trackers["g_loss"].update_state(g_loss)
         return g_loss
 

@@ -303,6 +303,9 @@ def fit_jax(model, images, labels=None, epochs=1, batch_size=128, seed=0, log_ev
     start_time = time.time()
     if not getattr(model, "compiled", False):
         raise ValueError(f"{model.name} is not compiled: call model.compile() first.")
+    if getattr(model, "augment", None) is not None:
+        raise NotImplementedError(f"fit_jax does not apply compile(augment={model.augment!r}) "
+                                  "yet; train augmented models with model.fit on TensorFlow.")
     if keras.mixed_precision.dtype_policy().name == "mixed_float16":
         raise ValueError("fit_jax does not implement loss scaling: use float32 or bfloat16.")
     images = np.asarray(images)

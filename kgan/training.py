@@ -24,19 +24,28 @@ import keras
 from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import distribute, zoo
+from kgan import precision as kgan_precision
 from kgan.translation import ImageTranslator, paired_preview
 from kgan.zoo import _weights
 
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
           strategy="default", pretrained=False, data_dir=None, verbose=1, backup_every=None,
-          prepare=None, **compile_overrides):
+          prepare=None, precision=None, image_size=None, channels=3, **compile_overrides):
     """Trains zoo entry ``name`` with its recipe (any argument given overrides it).
+
+    ``name`` may also be a family (``kgan.zoo.list_families()``, e.g. ``"dcgan"``): it is
+    then built with the family's default architecture and recipe for the data's image
+    shape, e.g. ``train("dcgan", "runs/faces", data="folder:faces/", image_size=64)`` on a
+    user's own folder of images (``kgan.data.from_folder``, ``channels`` per image).
 
     Calling it again with the same ``out_dir`` resumes from the last backup.
     ``backup_every`` is the number of batches between backups (default: each epoch end).
     ``prepare(model)`` runs on the compiled model before training (e.g. StackGAN's stage II
-    takes the trained stage-I generator).
+    takes the trained stage-I generator). ``precision`` (default: the recipe's, else
+    float32) is one of ``kgan.precision.PRECISIONS``: ``"bfloat16"`` builds and trains the
+    model under Keras' ``mixed_bfloat16`` policy (float32 weights; the policy is restored on
+    return).
 
     Returns ``(model, history_dict, wall_seconds)``.
 
@@ -46,22 +55,74 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     if backup_every is not None and (not isinstance(backup_every, int) or backup_every < 1):
         raise ValueError(f"backup_every must be a positive number of batches; received "
                          f"{backup_every!r}.")
-    cfg = zoo.info(name)
+    cfg = _entry_or_family_cfg(name, data, image_size, channels)
     recipe = cfg.recipe
+    with kgan_precision.scope(precision or recipe.get("precision", "float32")):
+        return _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy,
+                      pretrained, data_dir, verbose, backup_every, prepare, compile_overrides)
+
+
+#: Prefix of ``data`` naming a folder of the user's own images.
+FOLDER_PREFIX = "folder:"
+
+
+def _entry_or_family_cfg(name, data, image_size, channels):
+    """The zoo entry's config, or a family's for the data's image shape."""
+    if name not in zoo.list_families():
+        cfg = zoo.info(name)  # unknown names: an error listing close matches
+        if data and data.startswith(FOLDER_PREFIX):
+            raise ValueError(f"{name!r} is a zoo entry with a fixed image shape; to train on "
+                             f"a folder name a family instead: one of "
+                             f"{', '.join(zoo.list_families())}.")
+        return cfg
+    if not data:
+        raise ValueError(f"Training family {name!r} needs data: a data set name or "
+                         f"'{FOLDER_PREFIX}PATH' with image_size.")
+    if data.startswith(FOLDER_PREFIX):
+        if not image_size:
+            raise ValueError(f"data={data!r} needs image_size (e.g. 64): the folder's images "
+                             "are resized to image_size x image_size.")
+        shape = (int(image_size), int(image_size), int(channels))
+        return zoo.family_cfg(name, shape, data)
+    from kgan.models._common import DATASETS
+
+    if data not in DATASETS:
+        raise ValueError(f"Unknown data set {data!r} for family {name!r}; expected "
+                         f"'{FOLDER_PREFIX}PATH' or one of {', '.join(DATASETS)}.")
+    return zoo.family_cfg(name, DATASETS[data][0], data)
+
+
+def _load_data(cfg, data, batch_size, data_dir, labels, seed):
+    """Training batches: the entry's data set, another named one, or a folder."""
+    name = data or cfg.dataset
+    if name.startswith(FOLDER_PREFIX):
+        return kgan_data.from_folder(name[len(FOLDER_PREFIX):], cfg.image_shape[:2],
+                                     channels=cfg.image_shape[-1], batch_size=batch_size,
+                                     seed=seed)
+    return kgan_data.load(name, "train", batch_size, data_dir, labels=labels, seed=seed)
+
+
+def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pretrained,
+           data_dir, verbose, backup_every, prepare, compile_overrides):
+    name, recipe = cfg.name, cfg.recipe
     epochs = epochs or recipe.get("epochs", 1)
     batch_size = batch_size or recipe.get("batch_size", 128)
     keras.utils.set_random_seed(recipe.get("seed", 0))
     strat = distribute.get_strategy(strategy)
     with strat.scope():
-        model = zoo.load(name, pretrained=pretrained, compile=False)
+        if name not in zoo.list_models():  # a family's config (see _entry_or_family_cfg)
+            if pretrained:
+                raise ValueError(f"Family {name!r} has no weights: drop pretrained.")
+            model = zoo.create_family(cfg)
+        else:
+            model = zoo.load(name, pretrained=pretrained, compile=False)
         model.compile(**{**recipe.get("compile", {}), **compile_overrides})
     if hasattr(model, "adapt_dataset") and not pretrained:  # SpecGAN's data statistics
         model.adapt_dataset(data or cfg.dataset, data_dir)
     if prepare is not None:
         prepare(model)
-    dataset = kgan_data.load(
-        data or cfg.dataset, "train", batch_size * strat.num_replicas_in_sync, data_dir,
-        labels=model.num_classes > 0, seed=recipe.get("seed", 0))
+    dataset = _load_data(cfg, data, batch_size * strat.num_replicas_in_sync, data_dir,
+                         model.num_classes > 0, recipe.get("seed", 0))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(model, ImageTranslator):

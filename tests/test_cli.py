@@ -16,7 +16,7 @@ def kgan_cli(*args, cwd=None):
 
 
 def test_list_and_info():
-    listed = kgan_cli("list", "dcgan_*")
+    listed = kgan_cli("list", "dcgan_*mnist")
     assert listed.returncode == 0, listed.stderr
     assert [l.split()[0] for l in listed.stdout.splitlines()] == ["dcgan_fashion_mnist",
                                                                   "dcgan_mnist"]

@@ -15,7 +15,7 @@ def test_list_and_info():
     for expected in ("vanilla_gan_mnist", "dcgan_mnist", "dcgan_fashion_mnist", "cgan_mnist",
                      "cgan_fashion_mnist", "wgan_gp_fashion_mnist"):
         assert expected in names
-    assert kgan.zoo.list_models("cgan_*") == ["cgan_fashion_mnist", "cgan_mnist"]
+    assert kgan.zoo.list_models("cgan_*mnist") == ["cgan_fashion_mnist", "cgan_mnist"]
     cfg = kgan.zoo.info("cgan_mnist")
     assert (cfg.image_shape, cfg.num_classes, cfg.dataset) == ((28, 28, 1), 10, "mnist")
 

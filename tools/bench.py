@@ -1,6 +1,7 @@
 """Side-by-side speed benchmarks, written to bench/results.json and bench/results.md.
 
     python tools/bench.py [--steps 30] [--out bench]
+    python tools/bench.py --steps 3 --rounds 1 --out /tmp/bench_smoke   # a quick smoke run
 
 Everything runs in one process on the same machine, in interleaved rounds (the median of
 each run is reported), so the ratios compare like with like. Each training figure is given
@@ -21,6 +22,11 @@ work the wall-clock rates move with their load, the CPU-time ones much less.
     tutorial, so it is slower than the tutorial loop by the algorithm, not by Keras.
 * the same ``fit`` with ``jit_compile=True`` (XLA), under ``MirroredStrategy`` over two
   logical CPUs (or the visible GPUs), and with ``mixed_float16`` where there is a GPU;
+* ``fit`` with the model built under ``mixed_bfloat16`` (``kgan train --precision
+  bfloat16``): alternating, simultaneous with ``steps_per_execution=10``, and alternating
+  with ``jit_compile=True``, against the same float32 tutorial loop. oneDNN runs bfloat16
+  matmuls and convolutions on AMX / AVX512-BF16 units where the CPU has them, so
+  ``results.md`` lists those CPU flags;
 * the input pipeline alone (it must outrun training by >= 5x);
 * ``kgan.metrics.evaluate`` on 10,000 samples, and TFLite float32 vs int8 latency.
 """
@@ -48,6 +54,13 @@ SIMULTANEOUS = "kgan fit, update='simultaneous'"
 SIMULTANEOUS_SPE = "kgan fit, update='simultaneous', steps_per_execution=10"
 ALTERNATING_LOOP = "hand-written alternating loop"
 ALTERNATING = "kgan fit (alternating, default)"
+JIT = "kgan fit, jit_compile=True"
+BF16 = "kgan fit, mixed_bfloat16 (alternating)"
+BF16_SIMULTANEOUS_SPE = "kgan fit, mixed_bfloat16, update='simultaneous', steps_per_execution=10"
+BF16_JIT = "kgan fit, mixed_bfloat16, jit_compile=True"
+#: CPU features that make bfloat16 (and int8) fast on x86 (``lscpu`` / /proc/cpuinfo flags).
+CPU_FLAGS = ("avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+             "amx_int8")
 
 
 def _dcgan():
@@ -200,16 +213,13 @@ def time_pipeline(batch_size, steps):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def mixed_precision_timer(batch_size):
-    """``fit_timer`` for a model built under ``mixed_float16``."""
-    import keras
+def mixed_precision_timer(batch_size, precision="float16", **compile_kwargs):
+    """``fit_timer`` for a model built under ``kgan.precision.scope(precision)``
+    (``mixed_float16`` / ``mixed_bfloat16``); the global policy is restored afterwards."""
+    from kgan import precision as kgan_precision
 
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        return fit_timer(batch_size)
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
+    with kgan_precision.scope(precision):
+        return fit_timer(batch_size, **compile_kwargs)
 
 
 def time_metrics():
@@ -233,6 +243,19 @@ def time_tflite(tmp):
         path = export.export_tflite(model, tmp, quantize, data, overwrite=True)
         results[quantize] = export.compare(model, path, n=64)["ms_per_image"]
     return results
+
+
+def cpu_flags():
+    """Which of :data:`CPU_FLAGS` this CPU has (Linux; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    have = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            have.update(line.split(":", 1)[1].split())
+    return [flag for flag in CPU_FLAGS if flag in have]
 
 
 def machine():
@@ -260,10 +283,14 @@ def main(argv):
         SIMULTANEOUS_SPE: fit_timer(b, update="simultaneous", steps_per_execution=10),
         ALTERNATING_LOOP: hand_written_timer(b, alternating=True),
         ALTERNATING: fit_timer(b),
-        "kgan fit, jit_compile=True": fit_timer(b, jit_compile=True),
+        JIT: fit_timer(b, jit_compile=True),
         f"kgan fit, MirroredStrategy x{mirrored.num_replicas_in_sync}":
             fit_timer(b, strategy=mirrored),
     }
+    timers[BF16] = mixed_precision_timer(b, "bfloat16")
+    timers[BF16_SIMULTANEOUS_SPE] = mixed_precision_timer(
+        b, "bfloat16", update="simultaneous", steps_per_execution=10)
+    timers[BF16_JIT] = mixed_precision_timer(b, "bfloat16", jit_compile=True)
     if tf.config.list_physical_devices("GPU"):
         timers["kgan fit, mixed_float16"] = mixed_precision_timer(b)
     # Interleaved rounds, median per run: a burst of load on a shared machine then hits
@@ -279,6 +306,12 @@ def main(argv):
     cpu = {k: statistics.median(v[1] for v in vs) for k, vs in samples.items()}
     wall["tf.data pipeline alone"] = time_pipeline(b, 10 * steps)
 
+    def bfloat16_over_float32(rates):
+        return {BF16: round(rates[BF16] / rates[ALTERNATING], 3),
+                BF16_SIMULTANEOUS_SPE: round(rates[BF16_SIMULTANEOUS_SPE]
+                                             / rates[SIMULTANEOUS_SPE], 3),
+                BF16_JIT: round(rates[BF16_JIT] / rates[JIT], 3)}
+
     def same_algorithm(rates):
         return {SIMULTANEOUS: round(rates[SIMULTANEOUS] / rates[TUTORIAL], 3),
                 SIMULTANEOUS_SPE: round(rates[SIMULTANEOUS_SPE] / rates[TUTORIAL], 3),
@@ -286,6 +319,7 @@ def main(argv):
 
     results = {
         "machine": machine(),
+        "cpu_flags": cpu_flags(),
         "batch_size": b,
         "steps": steps,
         "rounds": FLAGS.rounds,
@@ -295,6 +329,9 @@ def main(argv):
         "ratio_to_same_algorithm_by_hand": same_algorithm(wall),
         "cpu_ratio_to_same_algorithm_by_hand": same_algorithm(cpu),
         "pipeline_over_fit": round(wall["tf.data pipeline alone"] / wall[ALTERNATING], 1),
+        # Same update, same networks: the model built under mixed_bfloat16 / under float32.
+        "bfloat16_over_float32": bfloat16_over_float32(wall),
+        "cpu_bfloat16_over_float32": bfloat16_over_float32(cpu),
         "fid_10000_samples_seconds": round(time_metrics(), 1),
         "tflite_ms_per_image": time_tflite(tempfile.mkdtemp()),
         "gpu": bool(tf.config.list_physical_devices("GPU")),
@@ -303,7 +340,9 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"Machine: {results['machine']}; batch {b}, {steps} timed steps per round, "
-             f"median of {FLAGS.rounds} interleaved rounds.", "",
+             f"median of {FLAGS.rounds} interleaved rounds.",
+             f"CPU flags: {', '.join(results['cpu_flags']) or 'none of ' + ', '.join(CPU_FLAGS)}"
+             " (AMX / AVX512-BF16 run oneDNN's bfloat16 kernels).", "",
              "| run | images/s | ratio to the tutorial loop | images per CPU-second |",
              "| --- | --- | --- | --- |"]
     per_cpu = {k: f"{v:.0f}" for k, v in cpu.items()}
@@ -316,6 +355,12 @@ def main(argv):
               f"simultaneous with steps_per_execution=10 {by_wall[SIMULTANEOUS_SPE]:.2f}; "
               f"{by_cpu[SIMULTANEOUS_SPE]:.2f}, "
               f"alternating {by_wall[ALTERNATING]:.2f}; {by_cpu[ALTERNATING]:.2f}."]
+    bf16, bf16_cpu = results["bfloat16_over_float32"], results["cpu_bfloat16_over_float32"]
+    lines += ["", "mixed_bfloat16 / float32 `fit`, same update (wall clock; CPU time): "
+              f"alternating {bf16[BF16]:.2f}; {bf16_cpu[BF16]:.2f}, simultaneous with "
+              f"steps_per_execution=10 {bf16[BF16_SIMULTANEOUS_SPE]:.2f}; "
+              f"{bf16_cpu[BF16_SIMULTANEOUS_SPE]:.2f}, alternating with jit_compile=True "
+              f"{bf16[BF16_JIT]:.2f}; {bf16_cpu[BF16_JIT]:.2f}."]
     lines += ["", f"Pipeline alone / fit: {results['pipeline_over_fit']}x. "
               f"kgan.metrics.evaluate on 10,000 samples: {results['fid_10000_samples_seconds']} s. "
               f"TFLite dcgan_mnist per image (batch 1, 1 thread): float32 "

@@ -22,6 +22,7 @@ DERIVED_DATASETS = {
     "shapes3d_32": "kgan.datasets.shapes3d_32",
     "fashion_captions_32": "kgan.datasets.fashion_captions_32",
     "fashion_captions_16": "kgan.datasets.fashion_captions_16",
+    "cifar10": "kgan.datasets.cifar10",
 }
 
 

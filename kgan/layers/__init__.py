@@ -2,10 +2,12 @@
 
 import keras
 
+from kgan.layers.conditional_norm import ConditionalBatchNorm
 from kgan.layers.conditioning import ConditioningAugmentation
 from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from kgan.layers.phase_shuffle import PhaseShuffle
+from kgan.layers.pooling import GlobalSumPooling2D
 from kgan.layers.progressive import FadeIn, GrowthSchedule
 from kgan.layers.spectrogram import LogMagnitude
 from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, SecondLatent,
@@ -21,7 +23,8 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["AdaIN", "ConditioningAugmentation", "ConstantInput", "EqualizedConv2D",
-           "EqualizedDense", "FadeIn", "GrowthSchedule", "LogMagnitude", "MeanW",
+__all__ = ["AdaIN", "ConditionalBatchNorm", "ConditioningAugmentation", "ConstantInput",
+           "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D", "GrowthSchedule",
+           "LogMagnitude", "MeanW",
            "MinibatchDiscrimination", "MinibatchStdDev", "NoiseInjection", "PhaseShuffle",
            "PixelNormalization", "SecondLatent", "StyleMixing", "maybe_spectral_norm"]

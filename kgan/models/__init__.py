@@ -7,6 +7,7 @@ from kgan.models import (  # noqa: F401
     gan3d,
     pix2pix,
     progan,
+    sngan,
     specgan,
     srgan,
     stackgan,
@@ -22,6 +23,7 @@ from kgan.models.dcgan import DCGAN
 from kgan.models.gan3d import GAN3D
 from kgan.models.pix2pix import Pix2Pix
 from kgan.models.progan import ProGAN
+from kgan.models.sngan import SNGAN
 from kgan.models.specgan import SpecGAN
 from kgan.models.srgan import SRGAN
 from kgan.models.stackgan import StackGAN
@@ -31,5 +33,5 @@ from kgan.models.vanilla_gan import VanillaGAN
 from kgan.models.wavegan import WaveGAN
 from kgan.models.wgan_gp import WGANGP
 
-__all__ = ["CGAN", "CycleGAN", "DCGAN", "GAN3D", "Pix2Pix", "ProGAN", "SRGAN", "SpecGAN",
-           "StackGAN", "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]
+__all__ = ["CGAN", "CycleGAN", "DCGAN", "GAN3D", "Pix2Pix", "ProGAN", "SNGAN", "SRGAN",
+           "SpecGAN", "StackGAN", "StyleGAN", "Text2Image", "VanillaGAN", "WGANGP", "WaveGAN"]

@@ -2,7 +2,7 @@
 
 import keras
 
-from kgan.zoo import ZooCfg, register_model
+from kgan.zoo import ZooCfg, register_family, register_model
 
 #: BatchNorm statistics over the global batch under tf.distribute, so N replicas train like
 #: one device. Keras only implements (and accepts) the flag on TensorFlow; on one device of
@@ -21,6 +21,7 @@ DATASETS = {
     "shapes3d_32": ((32, 32, 32, 1), 6),
     "fashion_captions_32": ((32, 32, 1), 10),
     "fashion_captions_16": ((16, 16, 1), 10),
+    "cifar10": ((32, 32, 3), 10),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a
@@ -63,6 +64,11 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
         model_kwargs=dict(test_kwargs), recipe={**recipe, "seed": 0, "epochs": 1}, paper=paper,
     )
     register_model(test_cfg)(factory)
+    if not conditional:  # a user's folder of images has no labels
+        register_family(ZooCfg(
+            name=family, family=family, dataset=None, image_shape=None,
+            latent_dim=model_kwargs["latent_dim"], model_kwargs=dict(model_kwargs),
+            recipe={**recipe, "seed": 0, "epochs": 10}, paper=paper), factory)
 
 
 def register_translator_entry(cls, family, paper, name, dataset, image_shape, model_kwargs,

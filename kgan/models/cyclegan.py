@@ -464,8 +464,9 @@ class CycleGAN(ImageTranslator, GAN):
         for images in (a, b):
             if images.shape.rank is not None:
                 check_images(images, self.image_shape, static=True)
-        a = tf.cast(a, self.compute_dtype)
-        b = tf.cast(b, self.compute_dtype)
+        # float32 data under any dtype policy: the networks cast to their compute dtype.
+        a = tf.cast(a, "float32")
+        b = tf.cast(b, "float32")
         _, num_replicas = self._replica_info()
         step = tf.cast(self.g_optimizer.iterations, "int32")
         fake_a, fake_b = self._generator_update(a, b, num_replicas)

@@ -224,8 +224,9 @@ class Pix2Pix(ImageTranslator, GAN):
 
     def train_step(self, data):
         source, target = self._split_pair(data)
-        source = tf.cast(source, self.compute_dtype)
-        target = tf.cast(target, self.compute_dtype)
+        # float32 data under any dtype policy: the networks cast to their compute dtype.
+        source = tf.cast(source, "float32")
+        target = tf.cast(target, "float32")
         _, num_replicas = self._replica_info()
         with tf.GradientTape() as g_tape:
             fake = self.generator(source, training=True)

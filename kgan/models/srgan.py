@@ -363,7 +363,7 @@ class SRGAN(ImageTranslator, GAN):
         if source.shape.rank is not None:
             check_images(source, self.source_shape(), static=True)
             check_images(target, self.image_shape, static=True)
-        source = tf.cast(source, self.compute_dtype)
+        source = tf.cast(source, "float32")  # G casts to its compute dtype
         target = tf.cast(target, "float32")
         _, num_replicas = self._replica_info()
         with tf.GradientTape() as g_tape:

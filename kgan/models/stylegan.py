@@ -58,21 +58,25 @@ def synthesis_network(image_shape, w_dim, channels, seed=0, name="synthesis"):
     """ws ``(B, num_ws, w_dim)`` -> image: const 4x4, then (upsample, conv) blocks.
 
     Each conv (and the constant) is followed by noise, leaky ReLU and AdaIN with its own
-    style ``ws[:, i]``.
+    style ``ws[:, i]``. The constant's block computes in float32 under any dtype policy: its
+    instance norm divides by the tiny spread of a constant plus weak noise, which bfloat16
+    (8 significant bits) rounds away (a bf16 model then draws other images than its float32
+    weights do).
     """
     num = _stages(image_shape, channels)
     num_ws = 2 * num
     ws = keras.Input((num_ws, w_dim), name="ws")
     index = iter(range(num_ws))
 
-    def style(x, label):
+    def style(x, label, dtype=None):
         i = next(index)
-        x = NoiseInjection(seed=seed + i, name=f"noise_{label}")(x)
-        x = layers.LeakyReLU(0.2)(x)
-        return AdaIN(i, name=f"adain_{label}")([x, ws])
+        x = NoiseInjection(seed=seed + i, name=f"noise_{label}", dtype=dtype)(x)
+        x = layers.LeakyReLU(0.2, dtype=dtype)(x)
+        return AdaIN(i, name=f"adain_{label}", dtype=dtype)([x, ws])
 
-    x = ConstantInput((BASE_RESOLUTION, BASE_RESOLUTION, channels[0]), name="const")(ws)
-    x = style(x, "4x4_const")
+    x = ConstantInput((BASE_RESOLUTION, BASE_RESOLUTION, channels[0]), name="const",
+                      dtype="float32")(ws)
+    x = style(x, "4x4_const", dtype="float32")
     x = style(EqualizedConv2D(channels[0], 3, name="conv_4x4")(x), "4x4_conv")
     for stage in range(1, num):
         res = BASE_RESOLUTION * 2 ** stage

@@ -191,7 +191,7 @@ class Text2Image(TextConditioned, GAN):
         images, captions = _split_batch(data)
         if captions is None:
             raise ValueError(f"{self.name} trains on (images, captions) batches.")
-        images = tf.cast(images, self.compute_dtype)
+        images = tf.cast(images, "float32")  # D casts to its compute dtype
         embeddings = self.embed_batch(captions)
         # GAN-CLS's mismatched captions: each image gets its neighbour's caption.
         wrong = tf.roll(embeddings, 1, axis=0)

@@ -12,6 +12,9 @@ import fnmatch
 from kgan.zoo import _weights
 
 _REGISTRY = {}
+#: family name -> (template ZooCfg with the family's default builder arguments and recipe,
+#: factory): what ``kgan train FAMILY --data folder:PATH`` builds for a user's own images.
+_FAMILIES = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +62,36 @@ def register_model(cfg):
         return factory
 
     return wrap
+
+
+def register_family(template, factory):
+    """Registers family ``template.family``'s default builder arguments and recipe
+    (``template.image_shape`` and ``dataset`` are filled in by :func:`family_cfg`)."""
+    if template.family in _FAMILIES:
+        raise ValueError(f"Family {template.family!r} is registered twice.")
+    _FAMILIES[template.family] = (template, factory)
+
+
+def list_families():
+    """Sorted names of the families that build for any supported image shape."""
+    _ensure_families_imported()
+    return sorted(_FAMILIES)
+
+
+def family_cfg(family, image_shape, dataset):
+    """A :class:`ZooCfg` (no weights) for ``family`` at ``image_shape``, trained on
+    ``dataset``: the family's default architecture and recipe for a user's own data."""
+    _ensure_families_imported()
+    if family not in _FAMILIES:
+        raise ValueError(f"Unknown family {family!r}; expected one of "
+                         f"{', '.join(sorted(_FAMILIES))}.")
+    template = _FAMILIES[family][0]
+    return dataclasses.replace(template, dataset=dataset, image_shape=tuple(image_shape))
+
+
+def create_family(cfg, **overrides):
+    """Builds ``cfg.family``'s model for a :func:`family_cfg`, uncompiled and fresh."""
+    return _FAMILIES[cfg.family][1](cfg, **overrides)
 
 
 def list_models(pattern="*"):
