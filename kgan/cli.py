@@ -20,7 +20,8 @@
                 voxel models: kgan.voxel_metrics, --n 1200)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
-                [--direction a2b] [--calibration_dir FOLDER]     (image-to-image filters)
+                [--direction a2b] [--calibration_dir FOLDER] [--size HxW]
+                (image-to-image filters)
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
 missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; a
@@ -79,13 +80,16 @@ flags.DEFINE_boolean("tflite", False, "export: TFLite file OUT/<name>_<float32|f
                      "int8>[_uint8].tflite.")
 flags.DEFINE_enum("quantize", "none", ["none", "float16", "int8"], "export: TFLite type.")
 flags.DEFINE_boolean("uint8_io", False, "export: SavedModel adds an image_uint8 output; "
-                     "TFLite int8 takes uint8 latents and returns uint8 images.")
+                     "TFLite int8 takes uint8 latents and returns uint8 images; image-to-"
+                     "image filters take and return uint8 pixels in every --quantize.")
 flags.DEFINE_integer("version", 1, "export: SavedModel version directory.", lower_bound=1)
 flags.DEFINE_boolean("overwrite", False, "export: replace an existing version / file.")
 flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating int8 ranges.",
                      lower_bound=1)
 flags.DEFINE_string("direction", None, "export --tflite: which direction of an image-to-image "
                     "model to write (default: its first; SavedModels hold every direction).")
+flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input size of an "
+                    "image-to-image filter, when not the model's own.")
 flags.DEFINE_string("calibration_dir", None, "export: int8 calibration images of an "
                     "image-to-image model from this folder (default: the entry's data set).")
 
@@ -266,26 +270,27 @@ def _cmd_export(args):
                          "direction as its own signature.")
     model = export.load_exportable(args[0])
     translator = isinstance(model, ImageTranslator)
-    if (FLAGS.direction or FLAGS.calibration_dir) and not translator:
-        raise ValueError("--direction and --calibration_dir apply to image-to-image models; "
-                         f"{args[0]} generates from latents.")
+    if (FLAGS.direction or FLAGS.calibration_dir or FLAGS.size) and not translator:
+        raise ValueError("--direction, --calibration_dir and --size apply to image-to-image "
+                         f"models; {args[0]} generates from latents.")
     out = FLAGS.out or "exported"
     if FLAGS.savedmodel:
         path = export.export_savedmodel(model, out, FLAGS.version, FLAGS.uint8_io,
-                                        FLAGS.overwrite)
+                                        FLAGS.overwrite, size=FLAGS.size)
         print(f"wrote {export.write_models_config(out)}")
     else:
-        extra = (dict(direction=FLAGS.direction, folder=FLAGS.calibration_dir) if translator
-                 else {})
+        extra = (dict(direction=FLAGS.direction, folder=FLAGS.calibration_dir,
+                      size=FLAGS.size) if translator else {})
         data = (export.calibration_inputs(model, FLAGS.calibration_samples, **extra)
                 if FLAGS.quantize == "int8" else None)
         path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
-                                    FLAGS.overwrite, direction=FLAGS.direction)
+                                    FLAGS.overwrite, direction=FLAGS.direction,
+                                    size=FLAGS.size)
     stats = export.compare(model, path, direction=FLAGS.direction)
-    what = "test images" if translator else "latents"
     print(f"wrote {path} ({export.size_bytes(path) / 1024:.0f} KiB); against Keras on 32 "
-          f"{what}: mean |error| {stats['mean_abs_error']:.2g}, max {stats['max_abs_error']:.2g}"
-          f"; {stats['ms_per_image']:.2f} ms per image (batch 1)")
+          f"{stats['compared_on']}: mean |error| {stats['mean_abs_error']:.2g}, "
+          f"max {stats['max_abs_error']:.2g}; {stats['ms_per_image']:.2f} ms per image "
+          "(batch 1)")
 
 
 def _one_name(args):

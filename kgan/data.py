@@ -39,14 +39,27 @@ def _check_name(name, data_dir=None):
                                 f"holds {name}/, or leave data_dir out to use the defaults.")
 
 
-def load_arrays(name, split="train", data_dir=None):
+def _domain_kwargs(name, domain):
+    """``{"domain": domain}`` for two-domain data sets that take one (their module lists
+    ``DOMAINS``), ``{}`` when ``domain`` is None; anything else raises a ``ValueError``."""
+    if domain is None:
+        return {}
+    if name not in DERIVED_DATASETS or not hasattr(_derived(name), "DOMAINS"):
+        raise ValueError(f"{name!r} has no domains; domain= applies to unpaired two-domain "
+                         "data sets such as 'horse2zebra'.")
+    return {"domain": domain}
+
+
+def load_arrays(name, split="train", data_dir=None, domain=None):
     """Returns ``(images uint8 (N, H, W, C), labels int32 (N,))`` from local files or tfds.
 
-    Derived data sets return their module's arrays (see ``DERIVED_DATASETS``).
+    Derived data sets return their module's arrays (see ``DERIVED_DATASETS``); ``domain``
+    picks one domain of an unpaired set (``"A"`` / ``"B"`` of ``horse2zebra``).
     """
     _check_name(name, data_dir)
     if name in DERIVED_DATASETS:
-        return _derived(name).load_arrays(split, data_dir)
+        return _derived(name).load_arrays(split, data_dir, **_domain_kwargs(name, domain))
+    _domain_kwargs(name, domain)
     return load_split(name, split, data_dir)
 
 
@@ -160,26 +173,30 @@ def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, rep
 
 
 def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuffle=True,
-         seed=None, repeat=False):
+         seed=None, repeat=False, domain=None):
     """Loads a named data set as batches of float32 images in [-1, 1] (NHWC).
 
     Args:
         name: ``"mnist"``, ``"fashion_mnist"`` or one of ``kgan.datasets.DERIVED_DATASETS``.
-        split: ``"train"`` or ``"test"``.
+        split: ``"train"`` or ``"test"`` (``facades`` also has ``"val"``).
         batch_size: images per batch (partial batches dropped).
         data_dir: folder holding ``<name>/`` with the IDX files; see module doc for the
             other places searched.
         labels: yield ``(images, labels)`` with int32 labels (conditional models need it).
         shuffle, seed, repeat: see :func:`from_numpy`.
+        domain: one domain of an unpaired set (``"A"`` horses / ``"B"`` zebras of
+            ``horse2zebra``); None gives its unpaired ``(a_batch, b_batch)`` for CycleGAN.
 
     Example:
         >>> ds = kgan.data.load("mnist", batch_size=64, labels=True)
+        >>> horses = kgan.data.load("horse2zebra", "test", batch_size=8, domain="A")
     """
     _check_name(name, data_dir)
     if name in DERIVED_DATASETS:
         return _derived(name).load(split=split, batch_size=batch_size, data_dir=data_dir,
-                                   labels=labels, shuffle=shuffle, seed=seed, repeat=repeat)
-    images, classes = load_arrays(name, split, data_dir)
+                                   labels=labels, shuffle=shuffle, seed=seed, repeat=repeat,
+                                   **_domain_kwargs(name, domain))
+    images, classes = load_arrays(name, split, data_dir, domain)
     return from_numpy(images, classes if labels else None, batch_size, shuffle, seed, repeat)
 
 

@@ -55,11 +55,16 @@ Image-to-image models (:class:`kgan.translation.ImageTranslator`: pix2pix, Cycle
 export as *filters*: ``source`` float32 ``(None, H, W, C)`` in [-1, 1] -> ``image``. The
 SavedModel's ``serving_default`` runs the default direction and every other direction gets
 a signature named after it (CycleGAN's ``b2a``); TFLite writes one file per direction
-(``direction=``, ``<name>_<direction>_<type>.tflite`` for the non-default ones). int8 files
-are calibrated on source images of the entry's data set (``calibration_inputs``, or a
-user's folder of pictures); with ``uint8_io`` they take and return uint8 images, which
-``tools/apply_filter.py`` runs on a PNG. For int8, instance norms are rewritten with ops
-that have int8 kernels (``GroupNormalization``'s own graph keeps float ops).
+(``direction=``, ``<name>_<direction>_<type>.tflite`` for the non-default ones). For TF
+Serving each direction also gets ``serving_uint8`` (uint8 pixels in and out) and
+``serving_bytes`` (PNG / JPEG file bytes in, PNG bytes out, the ``{"b64": ...}`` form of
+TF Serving's REST API; :func:`_filter_archive`). int8 files are calibrated on source images
+of the entry's data set (``calibration_inputs``, or a user's folder of pictures). With
+``uint8_io`` every filter format (float32, float16, int8) takes and returns uint8 pixels,
+which ``tools/apply_filter.py`` runs on a PNG or JPEG photo. The generators are fully
+convolutional: ``size=(H, W)`` exports the filter for another fixed input size. For int8,
+instance norms are rewritten with ops that have int8 kernels (``GroupNormalization``'s own
+graph keeps float ops).
 
 Example:
     >>> model = kgan.zoo.load("dcgan_mnist")
@@ -86,7 +91,7 @@ import tensorflow as tf
 from kgan import zoo
 from kgan._validation import check_images, check_labels, check_latents
 from kgan.gan import GAN
-from kgan.translation import ImageTranslator
+from kgan.translation import ImageTranslator, check_size, resize_filter
 
 QUANTIZATIONS = ("none", "float16", "int8")
 SERVING_SIGNATURE = "serving_default"
@@ -148,7 +153,8 @@ def _seed_latents(seeds, latent_dim):
         seeds, fn_output_signature=tf.float32)
 
 
-def calibration_inputs(model, n=256, seed=0, direction=None, split="train", folder=None):
+def calibration_inputs(model, n=256, seed=0, direction=None, split="train", folder=None,
+                       size=None):
     """Inputs like the ones the model sees: ``{"latent": N(0, I) (n, latent_dim)}`` plus
     ``"label"`` cycling through the classes for conditional models. Used as int8
     ``representative_data`` and to compare exports with Keras.
@@ -156,12 +162,21 @@ def calibration_inputs(model, n=256, seed=0, direction=None, split="train", fold
     Image-to-image models (:class:`kgan.translation.ImageTranslator`) get
     ``{"source": (n, H, W, C)}``: ``n`` source images of ``direction`` from the entry's data
     set ``split``, or from the image files in ``folder`` (resized and converted like
-    ``tools/apply_filter.py`` does).
+    ``tools/apply_filter.py`` does); ``size`` ``(H, W)`` resizes them (bilinear) for a filter
+    exported at that size.
     """
     if isinstance(model, ImageTranslator):
+        shape = _source_shape(model, direction, size)
         if folder is not None:
-            return {"source": folder_images(folder, model.source_shape(direction), n)}
-        return {"source": model.sample_sources(n, direction, split=split, seed=seed)}
+            return {"source": folder_images(folder, shape, n)}
+        images = model.sample_sources(n, direction, split=split, seed=seed)
+        if images.shape[1:3] != shape[:2]:
+            images = np.clip(tf.image.resize(images, shape[:2], antialias=True).numpy(),
+                             -1.0, 1.0)
+        return {"source": images}
+    if size is not None:
+        raise ValueError(f"size applies to image-to-image models; {model.name} generates "
+                         "from latents.")
     inputs = {"latent": check_latents(None, n, model.latent_dim, seed)}
     if _is_text_model(model):  # captions cycling through the model's default ones
         captions = model.default_captions
@@ -192,7 +207,13 @@ def folder_images(folder, shape, n=None):
     return np.stack(images).reshape(len(files), *shape) / 127.5 - 1.0
 
 
-def _check_inputs(model, inputs, what, direction=None):
+def _source_shape(model, direction=None, size=None):
+    """``(H, W, C)`` a translator's filter takes: its own, or at ``size`` ``(H, W)``."""
+    shape = model.source_shape(direction)
+    return shape if size is None else (*check_size(size), shape[-1])
+
+
+def _check_inputs(model, inputs, what, direction=None, size=None):
     """Validates a ``{"latent": ..., ["label": ...]}`` (or ``{"source": ...}``) dict and
     returns it as numpy arrays."""
     if isinstance(model, ImageTranslator):
@@ -201,7 +222,7 @@ def _check_inputs(model, inputs, what, direction=None):
             raise ValueError(f"{what} must be a dict with the key 'source' (see "
                              f"kgan.export.calibration_inputs); received {got}.")
         source = np.asarray(inputs["source"])
-        check_images(source, model.source_shape(direction))
+        check_images(source, _source_shape(model, direction, size))
         return {"source": source.astype("float32")}
     if _is_text_model(model):
         if not isinstance(inputs, dict) or set(inputs) != {"latent", "text"}:
@@ -227,20 +248,22 @@ def _check_inputs(model, inputs, what, direction=None):
     return checked
 
 
-def _input_specs(model, direction=None):
+def _input_specs(model, direction=None, size=None, pixels=False):
+    """The signature inputs; a translator's ``source`` is uint8 pixels when ``pixels``."""
     if isinstance(model, ImageTranslator):
-        shape = [None, *model.source_shape(direction)]
-        return [tf.TensorSpec(shape, tf.float32, name="source")]
+        shape = [None, *_source_shape(model, direction, size)]
+        return [tf.TensorSpec(shape, tf.uint8 if pixels else tf.float32, name="source")]
     specs = [tf.TensorSpec([None, model.latent_dim], tf.float32, name="latent")]
     if model.conditional:
         specs.append(tf.TensorSpec([None], tf.int32, name="label"))
     return specs
 
 
-def _network(model, direction=None):
-    """The model that is exported: the generator, or a translator's filter."""
+def _network(model, direction=None, size=None):
+    """The model that is exported: the generator, or a translator's filter (built for
+    ``size`` ``(H, W)`` inputs when given; call it under ``model.inference_weights()``)."""
     if isinstance(model, ImageTranslator):
-        return model.filter_model(model.check_direction(direction))
+        return resize_filter(model.filter_model(model.check_direction(direction)), size)
     return model.generator
 
 
@@ -344,8 +367,13 @@ def _to_uint8(image):
     return tf.cast(tf.round((image + 1.0) * 127.5), tf.uint8)
 
 
+def _from_uint8(pixels):
+    return tf.cast(pixels, tf.float32) / 127.5 - 1.0
+
+
 # ---------------------------------------------------------------------------- SavedModel
-def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False, name=None):
+def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False, name=None,
+                      size=None):
     """Writes the generator as a TF Serving SavedModel in ``out_dir/<name>/<version>/``.
 
     Args:
@@ -356,6 +384,9 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
         overwrite: replace an existing version directory (otherwise FileExistsError and
             nothing is touched).
         name: served model name; defaults to ``model.name`` (the zoo entry name).
+        size: image-to-image models: ``(H, W)`` (or ``"HxW"``) of the images the array
+            signatures take, when not the model's own (sides a multiple of the
+            generator's downsampling, ``kgan.translation.size_multiple``).
 
     Returns:
         ``Path`` of the version directory.
@@ -365,6 +396,7 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
         ValueError: a bad ``version`` or ``name``.
     """
     _check_model(model, "savedmodel")
+    size = _check_filter_size(model, size)
     name = _check_name(name or model.name)
     if isinstance(version, bool) or int(version) != version or version < 1:
         raise ValueError(f"version must be a positive integer; received {version!r}.")
@@ -374,7 +406,8 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         with model.inference_weights():
-            _serving_archive(model, uint8_io).write_out(str(staging / "model"), verbose=False)
+            _serving_archive(model, uint8_io, size).write_out(str(staging / "model"),
+                                                              verbose=False)
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging / "model", final)
@@ -383,9 +416,20 @@ def export_savedmodel(model, out_dir, version=1, uint8_io=False, overwrite=False
     return final
 
 
-def _serving_archive(model, uint8_io):
+def _check_filter_size(model, size):
+    """``size`` as ``(H, W)``, None when absent or the model's own; only translators take one."""
+    if size is None:
+        return None
+    if not isinstance(model, ImageTranslator):
+        raise ValueError(f"size applies to image-to-image models; {model.name} generates "
+                         "from latents.")
+    size = check_size(size)
+    return None if size == tuple(model.source_shape()[:2]) else size
+
+
+def _serving_archive(model, uint8_io, size=None):
     if isinstance(model, ImageTranslator):
-        return _filter_archive(model, uint8_io)
+        return _filter_archive(model, uint8_io, size)
     if _is_text_model(model):
         return _text_archive(model, uint8_io)
 
@@ -444,23 +488,73 @@ def _checked_psi(psi, batch):
         return tf.identity(psi)
 
 
-def _filter_archive(model, uint8_io):
-    """Image-to-image models: ``serving_default`` runs the default direction and every
-    other direction gets a signature of its own name (CycleGAN's ``b2a``); each maps
-    ``source`` float32 ``(None, H, W, C)`` in [-1, 1] to ``image`` (+ ``image_uint8``)."""
-    def endpoint(network):
+def _filter_archive(model, uint8_io, size=None):
+    """Image-to-image models: three signatures per direction, the default direction's named
+    ``serving_*`` and every other one's after it (CycleGAN's ``b2a``, ``b2a_uint8``,
+    ``b2a_bytes``):
+
+    * ``serving_default`` / ``<direction>``: ``source`` float32 ``(None, H, W, C)`` in
+      [-1, 1] -> ``image`` (+ ``image_uint8`` with ``uint8_io``);
+    * ``serving_uint8`` / ``<direction>_uint8``: ``source_uint8`` uint8 pixels ``(None, H,
+      W, C)`` -> ``image_uint8`` uint8 pixels;
+    * ``serving_bytes`` / ``<direction>_bytes``: ``image_bytes`` string ``(None,)``, each a
+      PNG / JPEG / GIF / BMP file of any size (grey and RGBA pictures converted to the
+      filter's channels) -> ``image_bytes``, a PNG of the picture's own size (times the
+      filter's scale, x4 for SRGAN). The picture is resized (bilinear) to the filter's input
+      and the output back. TF Serving's REST API takes and returns such tensors as
+      ``{"b64": ...}`` (the ``_bytes`` suffix asks for the base64 answer).
+
+    ``H x W`` is the model's own size, or ``size``.
+    """
+    def endpoints(network):
+        height, width, channels = network.input_shape[1:]
+        out_height, out_width = network.output_shape[1:3]
+
         def serve(source):
             image = _image(model, source, generator=network)
             return ({"image": image, "image_uint8": _to_uint8(image)} if uint8_io
                     else {"image": image})
-        return tf.function(serve)
+
+        def serve_uint8(source_uint8):
+            return {"image_uint8": _to_uint8(_image(model, _from_uint8(source_uint8),
+                                                    generator=network))}
+
+        def resized(images, size):
+            """``images`` at ``size``: untouched when already that size (exact pixels)."""
+            return tf.cond(
+                tf.reduce_all(tf.shape(images)[1:3] == size), lambda: images,
+                lambda: tf.clip_by_value(tf.image.resize(images, size, antialias=True),
+                                         -1.0, 1.0))
+
+        def one_picture(data):
+            pixels = tf.io.decode_image(data, channels=channels, expand_animations=False)
+            picture_size = tf.shape(pixels)[:2]
+            source = resized(_from_uint8(pixels)[None], tf.constant([height, width]))
+            source = tf.ensure_shape(source, (1, height, width, channels))
+            image = _image(model, source, generator=network)
+            scale = tf.constant([out_height / height, out_width / width], tf.float64)
+            back = tf.cast(tf.round(tf.cast(picture_size, tf.float64) * scale), tf.int32)
+            return tf.io.encode_png(_to_uint8(resized(image, back))[0])
+
+        def serve_bytes(image_bytes):
+            return {"image_bytes": tf.map_fn(one_picture, image_bytes,
+                                             fn_output_signature=tf.string)}
+
+        return serve, serve_uint8, serve_bytes
 
     archive = keras.export.ExportArchive()
     for i, direction in enumerate(model.directions):
-        network = model.filter_model(direction)
+        network = _network(model, direction, size)
         archive.track(network)
-        archive.add_endpoint(SERVING_SIGNATURE if i == 0 else direction, endpoint(network),
-                             input_signature=_input_specs(model, direction))
+        serve, serve_uint8, serve_bytes = endpoints(network)
+        prefix = "serving" if i == 0 else direction
+        archive.add_endpoint(SERVING_SIGNATURE if i == 0 else direction, tf.function(serve),
+                             input_signature=_input_specs(model, direction, size))
+        shape = [None, *_source_shape(model, direction, size)]
+        archive.add_endpoint(f"{prefix}_uint8", tf.function(serve_uint8), input_signature=[
+            tf.TensorSpec(shape, tf.uint8, name="source_uint8")])
+        archive.add_endpoint(f"{prefix}_bytes", tf.function(serve_bytes), input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes")])
     return archive
 
 
@@ -532,11 +626,17 @@ def write_models_config(out_dir, base_path="/models"):
 
 # ---------------------------------------------------------------------------- TFLite
 def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
-                  overwrite=False, name=None, direction=None):
+                  overwrite=False, name=None, direction=None, size=None):
     """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
 
     Image-to-image models export one filter per file: ``source`` -> ``image``, the default
-    direction as ``<name>_<quantize>...``, any other as ``<name>_<direction>_<quantize>...``.
+    direction as ``<name>_<quantize>...``, any other as ``<name>_<direction>_<quantize>...``,
+    and a filter built for another input size as ``<name>[_<direction>]_<H>x<W>_...``.
+    Their ``uint8_io`` files take and return uint8 pixels (RGB or grey) in every format:
+    float32 / float16 files convert in the graph (pixel p <-> p / 127.5 - 1; the tensors
+    carry no quantization parameters), int8 files quantize at the edges with the file's
+    own ``(scale, zero_point)``, for images about ``(2/255, 127)`` in and ``(2/255, 128)``
+    out, so there too a pixel is within one level of its value.
 
     Args:
         model: a ``kgan.GAN``.
@@ -545,8 +645,13 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         representative_data: for ``"int8"`` only, and required there: calibration inputs
             ``{"latent": (n, latent_dim)[, "label": (n,)]}`` such as
             ``calibration_inputs(model)``.
-        uint8_io: int8 only: uint8 latent (source image) input and image output.
+        uint8_io: uint8 latent (source image) input and image output; int8 only for
+            latent models, any ``quantize`` for image-to-image models.
         direction: image-to-image models: which direction to export (None: the default).
+        size: image-to-image models: ``(H, W)`` (or ``"HxW"``) of the filter's fixed input
+            when not the model's own; sides must be multiples of the generator's
+            downsampling (``kgan.translation.size_multiple``). ``representative_data``
+            is then at that size (``calibration_inputs(..., size=size)``).
         overwrite: replace an existing file (otherwise FileExistsError).
         name: file name stem; defaults to ``model.name``.
 
@@ -566,23 +671,27 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         raise ValueError(
             "int8 quantization needs representative_data to calibrate the value ranges, "
             "e.g. kgan.export.calibration_inputs(model).")
-    if quantize != "int8" and (representative_data is not None or uint8_io):
+    translator = isinstance(model, ImageTranslator)
+    if quantize != "int8" and (representative_data is not None or (uint8_io and not translator)):
         raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
+    size = _check_filter_size(model, size)
     if representative_data is not None:
         representative_data = _check_inputs(model, representative_data, "representative_data",
-                                            direction)
+                                            direction, size)
     stem = _check_name(name or model.name)
-    if isinstance(model, ImageTranslator):
+    if translator:
         direction = model.check_direction(direction)
         if direction != model.directions[0]:
             stem = f"{stem}_{direction}"
+        if size is not None:
+            stem = f"{stem}_{size[0]}x{size[1]}"
     elif direction is not None:
         raise ValueError(f"direction applies to image-to-image models; {model.name} generates "
                          f"from latents (received direction={direction!r}).")
     suffix = "_uint8" if uint8_io else ""
     path = Path(out_dir) / f"{stem}_{_file_tag(quantize)}{suffix}.tflite"
     _refuse_existing(path, overwrite)
-    content = _convert(model, quantize, representative_data, uint8_io, direction)
+    content = _convert(model, quantize, representative_data, uint8_io, direction, size)
     if quantize == "int8":
         _check_integer_only(content)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -596,21 +705,28 @@ def _file_tag(quantize):
     return "float32" if quantize == "none" else quantize
 
 
-def _convert(model, quantize, representative_data, uint8_io, direction=None):
-    """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes)."""
+def _convert(model, quantize, representative_data, uint8_io, direction=None, size=None):
+    """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes).
+
+    Float filters with ``uint8_io`` convert pixels in the graph (``pixels``); int8 files get
+    uint8 edges from the converter (``_configure``)."""
+    pixels = uint8_io and quantize != "int8" and isinstance(model, ImageTranslator)
+
     def serve(*inputs):
+        if pixels:
+            inputs = (_from_uint8(inputs[0]),)
         image = _image(model, *inputs, generator=generator)
         if quantize == "int8":  # pin the output scale to tanh's range, see the module doc
             image = tf.quantization.fake_quant_with_min_max_args(image, -1.0, 1.0)
-        return {"image": image}
+        return {"image": _to_uint8(image) if pixels else image}
 
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
-        network = _network(model, direction)
+        network = _network(model, direction, size)
         generator = _tflite_friendly(network, int8=quantize == "int8")
         archive = keras.export.ExportArchive()
         archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
-                             input_signature=_input_specs(model, direction))
+                             input_signature=_input_specs(model, direction, size, pixels))
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, [SERVING_SIGNATURE])
         _configure(converter, quantize, representative_data, uint8_io)
@@ -681,9 +797,13 @@ def _tflite_runner(path, num_threads):
 
 
 def _quantize(values, detail):
+    """Float values as the tensor's type: quantized with its ``(scale, zero_point)``; a
+    uint8 tensor without them takes pixels (a float filter's ``uint8_io``)."""
     dtype = detail["dtype"]
     scale, zero_point = detail["quantization"]
-    if np.issubdtype(dtype, np.integer) and scale:
+    if dtype == np.uint8 and not scale:
+        values = np.clip(np.round((values + 1.0) * 127.5), 0, 255)
+    elif np.issubdtype(dtype, np.integer) and scale:
         limits = np.iinfo(dtype)
         values = np.clip(np.round(values / scale + zero_point), limits.min, limits.max)
     return values.astype(dtype)
@@ -691,6 +811,8 @@ def _quantize(values, detail):
 
 def _dequantize(values, detail):
     scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.uint8 and not scale:
+        return values.astype("float32") / 127.5 - 1.0
     if scale:
         values = (values.astype("float32") - zero_point) * scale
     return values.astype("float32")
@@ -706,19 +828,31 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
         direction: image-to-image models: the direction the file (or the SavedModel
             signature compared) translates; None: the default.
         inputs: what to compare on (default: ``calibration_inputs`` of ``n`` and ``seed``;
-            for image-to-image models from the test split).
+            for image-to-image models from the test split, at the size of the export, or
+            smooth random images for a model whose data set is unknown).
 
     Returns:
-        dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units) and
-        ``ms_per_image``, the median latency of one-image calls (TFLite on one thread).
+        dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units),
+        ``ms_per_image``, the median latency of one-image calls (TFLite on one thread), and
+        ``compared_on``: ``"latents"``, ``"test images"``, ``"random images"`` or
+        ``"inputs"`` (given ones).
     """
+    compared_on = "inputs" if inputs is not None else "latents"
     if isinstance(model, ImageTranslator):
         direction = model.check_direction(direction)
-        if inputs is None:
-            inputs = calibration_inputs(model, n, seed, direction, split="test")
-        inputs = _check_inputs(model, inputs, "inputs", direction)
-        expected = model.translate(inputs["source"], direction)
         signature = (SERVING_SIGNATURE if direction == model.directions[0] else direction)
+        size = _exported_size(path, signature)
+        size = None if size == tuple(model.source_shape(direction)[:2]) else size
+        if inputs is None:
+            try:
+                inputs = calibration_inputs(model, n, seed, direction, split="test", size=size)
+                compared_on = "test images"
+            except ValueError:  # not a zoo entry: its data set is unknown
+                inputs = {"source": _smooth_images(n, _source_shape(model, direction, size),
+                                                   seed)}
+                compared_on = "random images"
+        inputs = _check_inputs(model, inputs, "inputs", direction, size)
+        expected = translate_at(model, inputs["source"], direction, size)
     else:
         inputs = _check_inputs(model, calibration_inputs(model, n, seed) if inputs is None
                                else inputs, "inputs")
@@ -739,7 +873,43 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
         "ms_per_image": 1e3 * float(np.median(times)),
+        "compared_on": compared_on,
     }
+
+
+def _smooth_images(n, shape, seed=0):
+    """``n`` random float32 images in [-1, 1] with a photo's smoothness (noise upsampled
+    4 times), for filters without a known data set."""
+    coarse = np.random.default_rng(seed).uniform(
+        -1, 1, (n, max(1, shape[0] // 4), max(1, shape[1] // 4), shape[2])).astype("float32")
+    return np.clip(tf.image.resize(coarse, shape[:2]).numpy(), -1.0, 1.0)
+
+
+def translate_at(model, images, direction=None, size=None, batch_size=64):
+    """``model.translate(images, direction)`` through the filter built for ``size``
+    ``(H, W)`` (what a filter exported with ``size`` computes), float32 in [-1, 1]."""
+    if size is None or tuple(size) == tuple(model.source_shape(direction)[:2]):
+        return model.translate(images, direction)
+    direction = model.check_direction(direction)
+    images = np.asarray(images, "float32")
+    check_images(images, _source_shape(model, direction, size))
+    with model.inference_weights():
+        network = _network(model, direction, size)
+        outputs = [keras.ops.convert_to_numpy(network(images[i:i + batch_size], training=False))
+                   for i in range(0, len(images), batch_size)]
+    return np.clip(np.concatenate(outputs).astype("float32"), -1.0, 1.0)
+
+
+def _exported_size(path, signature_name=SERVING_SIGNATURE):
+    """``(H, W)`` of the ``source`` input of an exported filter."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        runner = _interpreter(path.read_bytes()).get_signature_runner(SERVING_SIGNATURE)
+        shape = runner.get_input_details()["source"]["shape"]
+    else:
+        signature = tf.saved_model.load(str(path)).signatures[signature_name]
+        shape = signature.structured_input_signature[1]["source"].shape
+    return tuple(int(d) for d in shape[1:3])
 
 
 def _runner(path, signature_name=SERVING_SIGNATURE):

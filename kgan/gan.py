@@ -3,11 +3,18 @@
 A GAN is two networks playing a game (Goodfellow et al. 2014): the discriminator D learns to
 tell real images from generated ones, the generator G learns to fool it. ``GAN.train_step``
 runs ``d_steps`` discriminator updates, then one generator update, per batch, so users train
-with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars.
-``compile(update="simultaneous")`` instead updates both players from one forward pass, as
-TensorFlow's DCGAN tutorial does (cheaper per batch; D and G see the same fakes).
+with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars, on
+Keras' TensorFlow or JAX backend. ``compile(update="simultaneous")`` instead updates both
+players from one forward pass, as TensorFlow's DCGAN tutorial does (cheaper per batch; D and
+G see the same fakes).
 
-The step is written to give the same result on one device and under
+The game is written once, in ``keras.ops``, in :mod:`kgan.trainers.base`; ``GAN`` inherits
+the training mixin of the active backend (:mod:`kgan.trainers.tensorflow`: ``train_step(data)``
+with ``tf.GradientTape``; :mod:`kgan.trainers.jax`: ``train_step(state, data)``, stateless).
+This module holds the model: the two players, their optimizers, EMA, configuration,
+serialization and generation.
+
+On TensorFlow the step gives the same result on one device and under
 ``tf.distribute.MirroredStrategy`` / ``MultiWorkerMirroredStrategy``:
 
 * losses are means over the replica's batch divided by ``num_replicas_in_sync``, because
@@ -30,20 +37,28 @@ import keras
 try:
     import tensorflow as tf
 except ImportError:
-    # The model, generate() and the weights are backend-neutral: kgan.jax_training trains
-    # these models with Keras on JAX on machines without TensorFlow. Only fit()/train_step
-    # below use tf, and they are not called there.
+    # The model, generate(), the weights and fit() on JAX are backend-neutral: machines
+    # with JAX but no TensorFlow train with KERAS_BACKEND=jax.
     tf = None
 
 from kgan import augment as gan_augment
 from kgan import losses as gan_losses
 from kgan._validation import check_images, check_labels, check_latents
+from kgan.trainers import SUPPORTED_BACKENDS, backend_trainer, check_backend
+# Re-exported: families and tools import these from kgan.gan.
+from kgan.trainers.base import _AUGMENT_FOLDS  # noqa: F401
+from kgan.trainers.base import _MAX_D_STEPS  # noqa: F401
+from kgan.trainers.base import MAX_D_STEPS, OptimizerPair
+from kgan.trainers.base import split_batch as _split_batch
 
-#: RNG streams per step: discriminator update k draws its latents from stream k and its
-#: interpolation coefficients from stream ``_MAX_D_STEPS - 1 - k``, the generator update
-#: from stream ``_MAX_D_STEPS``; so at most half of them can be discriminator updates.
-_MAX_D_STEPS = 64
-MAX_D_STEPS = _MAX_D_STEPS // 2
+if tf is not None:
+    from kgan.trainers.tensorflow import _dense, _multi_worker  # noqa: F401  (families)
+else:  # the TensorFlow-only steps that import these never run without TensorFlow
+    def _dense(grads):
+        return grads
+
+    def _multi_worker(strategy):
+        return False
 
 #: How ``train_step`` updates the two players (see ``GAN.compile``).
 UPDATE_MODES = ("alternating", "simultaneous")
@@ -51,13 +66,9 @@ UPDATE_MODES = ("alternating", "simultaneous")
 #: Every tracker a GAN may report, in the order logs list them.
 METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
 
-#: Keys folded into a step's stream seed for the augmentation draws of the reals and of the
-#: fakes (``compile(augment=...)``): the latent and interpolation draws stay as they were.
-_AUGMENT_FOLDS = (0x41756752, 0x41756746)
-
 
 @keras.saving.register_keras_serializable(package="kgan")
-class GAN(keras.Model):
+class GAN(backend_trainer(), keras.Model):
     """Base class of every kgan family: a generator, a discriminator and the game between them.
 
     Args:
@@ -69,6 +80,28 @@ class GAN(keras.Model):
         num_classes: number of classes for conditional models; 0 when unconditional.
         seed: seed of the latent RNG used in training (latents are a pure function of
             ``seed`` and the step number, which makes training reproducible and resumable).
+
+    Training on both backends:
+        ``GAN`` inherits the training mixin of Keras' active backend
+        (:func:`kgan.trainers.backend_trainer`), so ``fit`` runs Keras' own loop, callbacks
+        and ``steps_per_execution`` on TensorFlow and on JAX. The game itself
+        (:class:`kgan.trainers.base.GANTrainer`) is written once in ``keras.ops``.
+
+        Two optimizers, one slot: Keras' JAX trainer threads a single optimizer's variables
+        through its jitted steps, as the third part of the state ``(trainable,
+        non_trainable, optimizer, metrics)``, and writes them back in ``jax_state_sync()``.
+        ``compile`` therefore sets ``model.optimizer`` to an
+        :class:`~kgan.trainers.base.OptimizerPair` whose ``variables`` are
+        ``d_optimizer.variables + g_optimizer.variables`` (slots, iteration counters, the
+        generator's EMA weights, loss-scale state). The JAX ``train_step(state, data)``
+        maps every variable to its value in ``state`` inside one ``keras.StatelessScope``,
+        runs the shared game (each player's update goes through its own optimizer's
+        ``stateless_apply``) and reads the new values back in the same order. Keras then
+        builds, threads, syncs (callbacks such as ``BackupAndRestore`` see both optimizers'
+        state mid-epoch) and counts both optimizers without knowing there are two. The pair
+        is not saved: weight files keep their ``d_optimizer`` / ``g_optimizer`` entries.
+        On TensorFlow the same game runs with ``tf.GradientTape`` and each optimizer's
+        ``apply``; the pair only serves Keras' callbacks and ``summary()`` there.
 
     Example:
         >>> model = kgan.zoo.load("test_dcgan", pretrained=False)   # compiled
@@ -96,6 +129,9 @@ class GAN(keras.Model):
     #: non-trainable float32 variable holding ADA's probability p.
     augment = None
     ada_p = None
+    #: The Keras backends this family's training step runs on (``fit`` refuses the others
+    #: before any step). Families whose step is still written in TensorFlow narrow it.
+    train_backends = SUPPORTED_BACKENDS
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -281,6 +317,8 @@ class GAN(keras.Model):
             optimizers = [o if isinstance(o, keras.optimizers.LossScaleOptimizer)
                           else keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
         self.d_optimizer, self.g_optimizer = optimizers
+        # Keras' trainers (JAX's state threading, BackupAndRestore, summary) see both.
+        self.optimizer = OptimizerPair(self)
 
     def _optimizer_config(self):
         """Both optimizers, serialized: the shared part of every family's compile config."""
@@ -384,15 +422,20 @@ class GAN(keras.Model):
 
     # ------------------------------------------------------------------ training
     def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit``, after checking the first batch against the model.
+        """``keras.Model.fit``, after checking the backend and the first batch.
 
-        Wrong image shapes, a [0, 255] range or missing / out-of-range labels raise a
-        ``ValueError`` before any training step runs.
+        Runs on Keras' TensorFlow and JAX backends (others raise a ``RuntimeError`` naming
+        these two). Wrong image shapes, a [0, 255] range or missing / out-of-range labels
+        raise a ``ValueError`` before any training step runs.
         """
-        if tf is None or keras.backend.backend() != "tensorflow":
-            raise RuntimeError(
-                "GAN.fit runs on Keras' TensorFlow backend; on JAX train with "
-                "kgan.jax_training.fit_jax(model, images, labels, ...)."
+        check_backend()
+        backend = keras.backend.backend()
+        if backend not in self.train_backends:
+            raise NotImplementedError(
+                f"{type(self).__name__}'s training step runs on Keras' "
+                f"{' / '.join(self.train_backends)} backend only; the active backend is "
+                f"{backend!r}. Its models load and generate on {backend!r}; train them with "
+                f"KERAS_BACKEND={self.train_backends[0]}."
             )
         if not getattr(self, "compiled", False):
             raise ValueError(
@@ -403,14 +446,16 @@ class GAN(keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     def _check_first_batch(self, x, y):
-        if isinstance(x, tf.data.Dataset):
+        if tf is not None and isinstance(x, tf.data.Dataset):
             element = next(iter(x.take(1)), None)
             if element is None:
                 raise ValueError("The training dataset is empty: it yielded no batch.")
             images, labels = _split_batch(element)
         elif x is None:
-            raise ValueError("fit() needs training data: a tf.data.Dataset or an image array.")
-        elif isinstance(x, (np.ndarray, tf.Tensor)) or hasattr(x, "__array__"):
+            raise ValueError("fit() needs training data: a tf.data.Dataset, a "
+                             "keras.utils.PyDataset or an image array.")
+        elif isinstance(x, np.ndarray) or hasattr(x, "__array__") or (
+                tf is not None and isinstance(x, tf.Tensor)):
             images, labels = x, y
         else:  # Python generators / PyDatasets: checked at trace time in train_step.
             return
@@ -423,209 +468,10 @@ class GAN(keras.Model):
                 )
             check_labels(labels, None, self.num_classes, required=True)
 
-    def _replica_info(self):
-        ctx = tf.distribute.get_replica_context()
-        replica_id = ctx.replica_id_in_sync_group if ctx is not None else 0
-        return replica_id, self.distribute_strategy.num_replicas_in_sync
-
-    def _global_slice(self, sampler, local_batch, stream):
-        """Draws ``sampler(global_batch, seed)`` and returns this replica's rows."""
-        replica_id, num_replicas = self._replica_info()
-        step = tf.cast(self.g_optimizer.iterations, "int32")
-        seed = tf.stack([tf.constant(self.seed, "int32"), step * (_MAX_D_STEPS + 1) + stream])
-        full = sampler(local_batch * num_replicas, seed)
-        start = replica_id * local_batch
-        return full[start:start + local_batch]
-
-    def sample_latents(self, batch_size, stream):
-        """Latents for this replica's share of the global batch at the current step."""
-        return self._global_slice(
-            lambda b, s: tf.random.stateless_normal((b, self.latent_dim), seed=s),
-            batch_size, stream)
-
-    def train_step(self, data):
-        images, labels = _split_batch(data)
-        if images.shape.rank is not None:
-            check_images(images, self.image_shape, static=True)
-        if self.conditional:
-            if labels is None:
-                raise ValueError(
-                    f"{self.name} is conditional but the batches have no labels; load the "
-                    "data with labels=True."
-                )
-            labels = tf.reshape(tf.cast(labels, "int32"), (-1,))
-        # Data stay float32 (like G's float32 output) whatever the dtype policy: each
-        # network casts to its compute dtype itself, and the penalties' input gradients
-        # and the losses see unrounded images under mixed_bfloat16 / mixed_float16.
-        images = tf.cast(images, "float32")
-        batch = tf.shape(images)[0]
-        _, num_replicas = self._replica_info()
-        cond = (labels,) if self.conditional else ()
-
-        if self.update == "simultaneous":
-            self._simultaneous_update(images, self.sample_latents(batch, 0), cond, num_replicas)
-        else:
-            for k in range(self.d_steps):
-                z = self.sample_latents(batch, k)
-                self._discriminator_update(images, z, cond, num_replicas, stream=k)
-            z = self.sample_latents(batch, _MAX_D_STEPS)
-            self._generator_update(z, cond, num_replicas)
-        logs = {m.name: m.result() for m in self.metrics}
-        if self.augment == gan_augment.ADA:
-            logs["ada_p"] = tf.identity(self.ada_p.value)
-        if _multi_worker(self.distribute_strategy):
-            # Keras reduces multi-worker logs with reduce(MEAN, axis=0), which needs a
-            # batch axis: give each scalar one (the reduction returns a scalar again).
-            logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
-        return logs
-
-    def _d(self, images, cond, training=True):
-        logits = self.discriminator([images, *cond] if cond else images, training=training)
-        return tf.cast(logits, "float32")
-
-    def _g(self, z, cond, training=True):
-        return self.generator([z, *cond] if cond else z, training=training)
-
-    def _augment(self, images, stream, part):
-        """``compile(augment=...)`` applied to a batch about to enter D (``part`` 0: reals,
-        1: fakes); the draws come from the step's ``stream``, per replica like latents."""
-        if self.augment is None:
-            return images
-        params = self._global_slice(
-            lambda b, s: tf.random.stateless_uniform(
-                (b, gan_augment.NUM_PARAMS),
-                seed=tf.random.experimental.stateless_fold_in(s, _AUGMENT_FOLDS[part])),
-            tf.shape(images)[0], stream)
-        p = self.ada_p.value if self.augment == gan_augment.ADA else None
-        return gan_augment.apply(images, self.augment, params, p)
-
-    def _adapt(self, real_logits):
-        """ADA: moves p after a D update from r_t = E[sign(D(real))] over the global batch
-        (summed across replicas, so every replica computes the same p)."""
-        if self.augment != gan_augment.ADA:
-            return
-        logits = tf.cast(real_logits, "float32")
-        stats = tf.stack([tf.reduce_sum(tf.sign(logits)), tf.cast(tf.size(logits), "float32"),
-                          tf.cast(tf.shape(logits)[0], "float32")])
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
-        self.ada_p.assign(gan_augment.ada_adjust(
-            self.ada_p.value, stats[0] / stats[1], stats[2], self.ada_target, self.ada_kimg))
-
-    def _critic_loss(self, images, fake, cond, stream):
-        """D's loss on a real and a fake batch, with the penalties; also returns the logits.
-        With ``augment``, both batches are augmented first and the penalties see them so."""
-        images = self._augment(images, stream, 0)
-        fake = self._augment(fake, stream, 1)
-
-        def critic(inputs):  # the penalties' view of D: [images, *cond] -> logits
-            return self._d(inputs[0], inputs[1:]) if cond else self._d(inputs, ())
-
-        real_logits = self._d(images, cond)
-        fake_logits = self._d(fake, cond)
-        total = self.discriminator_loss_fn(real_logits, fake_logits)
-        penalties = {}
-        if self.gp_weight:
-            eps = self._global_slice(
-                lambda b, s: tf.random.stateless_uniform(
-                    (b,) + (1,) * len(self.image_shape), seed=s),
-                tf.shape(images)[0], _MAX_D_STEPS - 1 - stream)
-            penalties["gp"] = gan_losses.gradient_penalty(
-                critic, images, tf.cast(tf.stop_gradient(fake), images.dtype), eps, cond)
-            total += self.gp_weight * penalties["gp"]
-        if self.r1_weight:
-            penalties["r1"] = gan_losses.r1_penalty(critic, images, cond)
-            total += 0.5 * self.r1_weight * penalties["r1"]
-        return total, penalties, real_logits, fake_logits
-
-    def _track_discriminator(self, total, penalties, real_logits, fake_logits):
-        """Records the latest discriminator update's loss, penalties and accuracies."""
-        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
-        self._trackers["d_loss"].update_state(total)
-        for name, value in penalties.items():
-            self._trackers[name].update_state(value)
-        self._trackers["d_real_acc"].update_state(
-            tf.reduce_mean(tf.cast(real_logits > threshold, "float32")))
-        self._trackers["d_fake_acc"].update_state(
-            tf.reduce_mean(tf.cast(fake_logits <= threshold, "float32")))
-
-    def _discriminator_gradients(self, images, z, cond, num_replicas, stream):
-        """D's gradients on a real batch and G(z): ``(grads, variables, (total, penalties,
-        real_logits, fake_logits))``."""
-        fake = self._g(z, cond, training=True)
-        with tf.GradientTape() as tape:
-            losses = self._critic_loss(images, fake, cond, stream)
-            scaled = self.d_optimizer.scale_loss(losses[0] / num_replicas)
-        variables = self.discriminator.trainable_variables
-        return _dense(tape.gradient(scaled, variables)), variables, losses
-
-    def _discriminator_update(self, images, z, cond, num_replicas, stream):
-        grads, variables, losses = self._discriminator_gradients(
-            images, z, cond, num_replicas, stream)
-        self.d_optimizer.apply(grads, variables)
-        self._track_discriminator(*losses)
-        self._adapt(losses[2])
-
-    def _simultaneous_update(self, images, z, cond, num_replicas):
-        """Both players' gradients from one forward pass G(z), D(real), D(G(z))."""
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self._g(z, cond, training=True)
-            total, penalties, real_logits, fake_logits = self._critic_loss(
-                images, fake, cond, stream=0)
-            g_loss = self.generator_loss_fn(fake_logits)
-            d_scaled = self.d_optimizer.scale_loss(total / num_replicas)
-            g_scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
-        d_grads = _dense(d_tape.gradient(d_scaled, d_vars))
-        g_grads = _dense(g_tape.gradient(g_scaled, g_vars))
-        self.d_optimizer.apply(d_grads, d_vars)
-        self.g_optimizer.apply(g_grads, g_vars)
-        self._track_discriminator(total, penalties, real_logits, fake_logits)
-        self._trackers["g_loss"].update_state(g_loss)
-        self._adapt(real_logits)
-
-    def _generator_update(self, z, cond, num_replicas):
-        with tf.GradientTape() as tape:
-            scaled = self.g_optimizer.scale_loss(self._generator_loss(z, cond) / num_replicas)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
-
-    def _generator_loss(self, z, cond):
-        """G's loss on latents ``z`` (recorded as ``g_loss``); families add their terms."""
-        fake = self._augment(self._g(z, cond, training=True), _MAX_D_STEPS, 1)
-        g_loss = self.generator_loss_fn(self._d(fake, cond))
-        self._trackers["g_loss"].update_state(g_loss)
-        return g_loss
-
     def test_step(self, data):
         raise NotImplementedError(
             "GANs have no validation loss; evaluate samples with kgan.metrics.evaluate()."
         )
-
-
-def _multi_worker(strategy):
-    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and in_multi_worker_mode is not None and in_multi_worker_mode())
-
-
-def _dense(grads):
-    """Embedding gradients arrive as IndexedSlices whose size differs between replicas,
-    which the cross-replica all-reduce cannot pack; the embeddings here are small."""
-    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-
-
-def _split_batch(data):
-    """Accepts ``images``, ``(images,)``, ``(images, labels)`` or a dict batch."""
-    if isinstance(data, dict):
-        return data.get("image", data.get("images")), data.get("label", data.get("labels"))
-    if isinstance(data, (tuple, list)):
-        if len(data) == 1:
-            return data[0], None
-        return data[0], data[1]
-    return data, None
 
 
 class _SwapEMA:

@@ -1,5 +1,9 @@
 """Training kgan models with Keras on the JAX backend: one jitted loop, no TensorFlow.
 
+Superseded: ``model.fit`` now trains the families of the base game on JAX through Keras' own
+loop and callbacks (:mod:`kgan.trainers.jax`). This loop stays until
+``tools/train_zoo_jax.py`` moves to ``kgan train`` / ``tools/train_zoo.py`` (issue 19).
+
 ``GAN.train_step`` is written with ``tf.GradientTape``; this module re-states the same game
 with ``stateless_call`` / ``optimizer.stateless_apply`` and ``jax.grad`` so that the *same*
 builders, loss functions and recipes train on machines that have JAX but no TensorFlow.

@@ -421,7 +421,7 @@ def find_inception_weights():
 class InceptionExtractor(FeatureExtractor):
     """Keras' ImageNet InceptionV3: 2048-d average-pool features and 1000-class softmax.
 
-    Images in [-1, 1] (InceptionV3's own input range) are resized bilinearly to 299x299 and
+    Images in [-1, 1] are resized to 299x299 as clean-fid does (:func:`clean_resize`) and
     grayscale is repeated to RGB. Only a weights file already on disk is used; nothing is
     downloaded. With the ``_notop`` file there is no softmax, so no Inception Score.
 
@@ -486,13 +486,13 @@ class InceptionExtractor(FeatureExtractor):
         self._wrapped = {}
 
     def _model_for(self, image_shape):
-        """Resize + grayscale->RGB in front of the backbone, per input shape."""
+        """Grayscale->RGB in front of the backbone, per input shape (299 x 299 x C)."""
         import keras
         from keras import layers
 
         if image_shape not in self._wrapped:
             x_in = keras.Input(image_shape)
-            x = layers.Resizing(299, 299, interpolation="bilinear")(x_in)
+            x = x_in
             if image_shape[-1] == 1:
                 x = layers.Concatenate()([x, x, x])
             elif image_shape[-1] != 3:
@@ -507,7 +507,32 @@ class InceptionExtractor(FeatureExtractor):
         images = np.asarray(images, dtype="float32")
         if images.ndim != 4:
             raise ValueError(f"Images must be (n, H, W, C); received {images.shape}.")
-        return self._run(self._model_for(tuple(images.shape[1:])), images, batch_size)
+        model = self._model_for((INCEPTION_SIZE, INCEPTION_SIZE, images.shape[-1]))
+        outs = [self._run(model, clean_resize(images[i:i + batch_size]), batch_size)
+                for i in range(0, len(images), batch_size)]
+        feats = np.concatenate([f for f, _ in outs])
+        return feats, (np.concatenate([p for _, p in outs]) if outs[0][1] is not None else None)
+
+
+#: InceptionV3's input side.
+INCEPTION_SIZE = 299
+
+
+def clean_resize(images, size=INCEPTION_SIZE):
+    """Resizes images in [-1, 1] to ``size`` x ``size`` the way clean-fid does (Parmar et al.
+    2022, "On Aliased Resizing and Surprising Subtleties in GAN Evaluation"): quantise to
+    uint8 as a saved image would be, then PIL's bicubic filter on each channel in float
+    mode (no re-quantisation), back to [-1, 1]. Resizing with a library's bilinear kernel
+    instead aliases and shifts FIDs by several points."""
+    from PIL import Image
+
+    pixels = np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("float32")
+    out = np.empty((len(pixels), size, size, pixels.shape[-1]), "float32")
+    for i, image in enumerate(pixels):
+        for c in range(image.shape[-1]):
+            channel = Image.fromarray(image[..., c], mode="F")
+            out[i, ..., c] = np.asarray(channel.resize((size, size), Image.BICUBIC))
+    return out / 127.5 - 1.0
 
 
 def _md5_of(path):
@@ -691,6 +716,7 @@ def evaluate(model, dataset_name, n=None, extractor="classifier", batch_size=250
 
         return evaluate_model(model, dataset_name, n=n)
     n = 10000 if n is None else n
+    dataset_name = SUBSET_OF.get(dataset_name, dataset_name)
     if dataset_name in PADDED_DATASETS:  # score the garment, not the added border
         base, pad = PADDED_DATASETS[dataset_name]
         return evaluate(_Cropped(model, pad), base, n, extractor, batch_size, seed,
@@ -735,6 +761,8 @@ def evaluate(model, dataset_name, n=None, extractor="classifier", batch_size=250
 #: cropped off their samples, so their figures compare with the base set's models.
 PADDED_DATASETS = {"fashion_mnist_32": ("fashion_mnist", 2),
                    "fashion_captions_32": ("fashion_captions", 2)}
+#: Training subsets scored against their whole data set's test split.
+SUBSET_OF = {"cifar10_10pct": "cifar10"}
 
 
 class _Cropped:
@@ -764,6 +792,7 @@ def real_floor(dataset_name, n=10000, extractor="classifier", batch_size=250, se
     Returns:
         the dict :func:`evaluate` returns, for real data.
     """
+    dataset_name = SUBSET_OF.get(dataset_name, dataset_name)
     dataset_name = PADDED_DATASETS.get(dataset_name, (dataset_name,))[0]
     _, num_classes = _dataset_info(dataset_name)
     n = _check_n(n)

@@ -96,6 +96,59 @@ class ImageTranslator:
         return images[np.sort(pick)].astype("float32") / 127.5 - 1.0
 
 
+def size_multiple(network):
+    """What every input side of a fully convolutional ``network`` must be a multiple of: its
+    largest downsampling (a depth-5 U-Net: 32; CycleGAN's ResNet generator: 4)."""
+    height, width = network.input_shape[1:3]
+    factor = 1
+    for layer in network.layers:
+        for node in getattr(layer, "_inbound_nodes", []):
+            for tensor in node.output_tensors:
+                shape = tuple(tensor.shape)
+                if len(shape) == 4 and shape[1] and shape[2] and shape[1] < height:
+                    factor = max(factor, round(height / shape[1]), round(width / shape[2]))
+    return factor
+
+
+def check_size(size):
+    """``(height, width)`` from ``(h, w)``, ``"HxW"`` or one int; else a ``ValueError``."""
+    if isinstance(size, str):
+        parts = size.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"size must be HEIGHTxWIDTH such as 512x384; received {size!r}.")
+        size = tuple(int(p) for p in parts)
+    elif isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    size = tuple(size) if isinstance(size, (tuple, list)) else None
+    if (size is None or len(size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+                       for s in size)):
+        raise ValueError("size must be (height, width) of positive integers, or "
+                         "'HEIGHTxWIDTH'.")
+    return tuple(int(s) for s in size)
+
+
+def resize_filter(network, size):
+    """``network`` taking ``(height, width)`` images: itself when that is its own size,
+    else a copy built for that input with the current weights (the generators are fully
+    convolutional). Sides must be multiples of :func:`size_multiple`."""
+    if size is None:
+        return network
+    height, width = check_size(size)
+    if (height, width) == tuple(network.input_shape[1:3]):
+        return network
+    multiple = size_multiple(network)
+    if height % multiple or width % multiple:
+        raise ValueError(
+            f"{network.name} runs at sizes whose sides are multiples of {multiple}; "
+            f"received {height}x{width} (e.g. use {height - height % multiple or multiple}x"
+            f"{width - width % multiple or multiple}).")
+    copy = keras.models.clone_model(
+        network, input_tensors=keras.Input((height, width, network.input_shape[-1])))
+    copy.set_weights(network.get_weights())
+    return copy
+
+
 def paired_preview(dataset, n=8, split="test", data_dir=None):
     """The first ``n`` ``(sources, targets)`` of a paired data set's ``split``, float32 in
     [-1, 1]: fixed inputs for sample grids (``input | output | target``)."""

@@ -180,8 +180,8 @@ SWEEP = {
     "data-missing-folder": (lambda m, t: kgan.data.from_folder(t / "nope", (8, 8)),
                             FileNotFoundError, "Image folder .*nope does not exist"),
     # kgan.metrics.evaluate
-    "metrics-unknown-data": (lambda m, t: kgan.metrics.evaluate(m, "cifar10", n=10),
-                             ValueError, "Unknown data set 'cifar10' for metrics"),
+    "metrics-unknown-data": (lambda m, t: kgan.metrics.evaluate(m, "cifar100", n=10),
+                             ValueError, "Unknown data set 'cifar100' for metrics"),
     "metrics-n": (lambda m, t: kgan.metrics.evaluate(m, "mnist", n=1), ValueError,
                   "n must be an integer >= 2"),
     "metrics-not-a-model": (lambda m, t: kgan.metrics.evaluate("dcgan_mnist", "mnist", n=10),

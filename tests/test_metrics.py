@@ -263,3 +263,18 @@ def test_padded_data_set_is_scored_on_its_base_protocol_with_the_border_cropped(
     assert np.isfinite(scores["fid"]) and scores["n"] == 40
     with pytest.raises(ValueError, match=r"generates images of shape \(32, 32, 1\)"):
         metrics.evaluate(model, "fashion_mnist", n=40)
+
+
+def test_inception_inputs_are_resized_as_clean_fid_does():
+    """uint8 quantisation, then PIL bicubic per channel in float mode (clean-fid's resizer)."""
+    from PIL import Image
+
+    images = np.random.default_rng(1).uniform(-1, 1, size=(2, 8, 6, 3)).astype("float32")
+    out = metrics.clean_resize(images, size=12)
+    assert out.shape == (2, 12, 12, 3) and out.dtype == np.float32
+    pixels = np.round((images[1, ..., 2] + 1) * 127.5).astype("float32")
+    expected = np.asarray(Image.fromarray(pixels, mode="F").resize((12, 12), Image.BICUBIC))
+    np.testing.assert_allclose(out[1, ..., 2], expected / 127.5 - 1, atol=1e-6)
+    flat = np.full((1, 5, 5, 1), 0.2, "float32")  # a constant image stays (quantised) constant
+    np.testing.assert_allclose(metrics.clean_resize(flat, 9), np.round(1.2 * 127.5) / 127.5 - 1,
+                               atol=1e-5)

@@ -80,7 +80,7 @@ def sources(shape, n=8, seed=0):
 def test_savedmodel_filter_signature(pix2pix, tmp_path):
     path = export.export_savedmodel(pix2pix, tmp_path, uint8_io=True)
     signatures = tf.saved_model.load(str(path)).signatures
-    assert set(signatures) == {"serving_default"}
+    assert set(signatures) == {"serving_default", "serving_uint8", "serving_bytes"}
     fn = signatures["serving_default"]
     specs = fn.structured_input_signature[1]
     assert {k: (s.shape.as_list(), s.dtype) for k, s in specs.items()} == {
@@ -144,7 +144,8 @@ def test_two_directions_savedmodel_and_tflite(tmp_path):
     model = TwoWay.build()
     path = export.export_savedmodel(model, tmp_path)
     signatures = tf.saved_model.load(str(path)).signatures
-    assert set(signatures) == {"serving_default", "b2a"}
+    assert set(signatures) == {"serving_default", "serving_uint8", "serving_bytes",
+                               "b2a", "b2a_uint8", "b2a_bytes"}
     a, b = sources((16, 16, 1)), sources((16, 16, 3))
     np.testing.assert_allclose(signatures["serving_default"](source=a)["image"],
                                model.translate(a, "a2b"), atol=1e-5)

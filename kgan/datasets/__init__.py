@@ -23,6 +23,9 @@ DERIVED_DATASETS = {
     "fashion_captions_32": "kgan.datasets.fashion_captions_32",
     "fashion_captions_16": "kgan.datasets.fashion_captions_16",
     "cifar10": "kgan.datasets.cifar10",
+    "cifar10_10pct": "kgan.datasets.cifar10_10pct",
+    "facades": "kgan.datasets.facades",
+    "horse2zebra": "kgan.datasets.horse2zebra",
 }
 
 

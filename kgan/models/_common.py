@@ -22,6 +22,9 @@ DATASETS = {
     "fashion_captions_32": ((32, 32, 1), 10),
     "fashion_captions_16": ((16, 16, 1), 10),
     "cifar10": ((32, 32, 3), 10),
+    "cifar10_10pct": ((32, 32, 3), 10),
+    "facades": ((256, 256, 3), 0),
+    "horse2zebra": ((256, 256, 3), 0),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a

@@ -296,6 +296,9 @@ class CycleGAN(ImageTranslator, GAN):
                        "misses the export tolerance (mean error 0.058 a2b, 0.021 b2a on "
                        "cyclegan_sneaker2boot against 0.02); use quantize='none' or 'float16'.",
     }
+    #: Its training step is still written with tf.GradientTape (issue 19: port it to
+    #: kgan.trainers' primitives); fit on JAX says so before any step.
+    train_backends = ("tensorflow",)
     compile_defaults = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, cycle_weight=10.0,
                             identity_weight=0.5)
 

@@ -235,7 +235,7 @@ register_family_entries(
         # The paper's topology at 32x32x3 (4x4x256 -> 8x8x128 -> 16x16x64 -> image), trained
         # in mixed bfloat16 (2.3x the float32 images/s on this CPU's AMX units).
         "dcgan_cifar10": dict(
-            dataset="cifar10", epochs=30, precision="bfloat16"),
+            dataset="cifar10", epochs=60, precision="bfloat16"),
     },
     model_kwargs=dict(latent_dim=100, width=64),
     test_kwargs=dict(latent_dim=8, width=4),

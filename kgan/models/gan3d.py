@@ -134,6 +134,9 @@ class GAN3D(GAN):
                        "quantize='none' or 'float16' (both convert and match Keras).",
     }
 
+    #: Its training step is still written with tf.GradientTape (issue 19: port it to
+    #: kgan.trainers' primitives); fit on JAX says so before any step.
+    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, d_accuracy_threshold=0.8,
                             g_learning_rate=2.5e-3, d_learning_rate=1e-5,
                             mode_seeking_weight=0.0)

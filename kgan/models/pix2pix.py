@@ -137,6 +137,9 @@ class Pix2Pix(ImageTranslator, GAN):
         Isola et al. 2017, arXiv:1611.07004.
     """
 
+    #: Its training step is still written with tf.GradientTape (issue 19: port it to
+    #: kgan.trainers' primitives); fit on JAX says so before any step.
+    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, l1_weight=100.0)
     compile_config_attributes = ("l1_weight",)
 

@@ -239,6 +239,9 @@ class SRGAN(ImageTranslator, GAN):
     """
 
     directions = (None,)
+    #: Its training step is still written with tf.GradientTape (issue 19: port it to
+    #: kgan.trainers' primitives); fit on JAX says so before any step.
+    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, learning_rate=1e-4)
     compile_config_attributes = ("stage", "content", "content_layer", "vgg19_weights",
                                  "adversarial_weight")

@@ -115,6 +115,9 @@ class Text2Image(TextConditioned, GAN):
         Reed et al. 2016, arXiv:1605.05396.
     """
 
+    #: Its training step is still written with tf.GradientTape (issue 19: port it to
+    #: kgan.trainers' primitives); fit on JAX says so before any step.
+    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, interpolation_weight=0.0)
     compile_config_attributes = ("interpolation_weight",)
     #: Trackers beyond ``kgan.gan.METRIC_NAMES``: how often D rejects (real, wrong text).

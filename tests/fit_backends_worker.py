@@ -1,0 +1,244 @@
+"""Runs ``model.fit`` under another Keras backend for tests/test_fit_backends.py.
+
+    KERAS_BACKEND=jax python tests/fit_backends_worker.py smoke OUT_DIR
+    KERAS_BACKEND=jax python tests/fit_backends_worker.py parity OUT_DIR CASES_JSON
+    KERAS_BACKEND=jax python tests/fit_backends_worker.py no_tensorflow OUT_DIR
+    KERAS_BACKEND=numpy python tests/fit_backends_worker.py unsupported OUT_DIR
+
+``smoke``: ``test_dcgan`` (EMA on) trains through Keras' JAX trainer on numpy arrays and on a
+``tf.data`` pipeline, with ``steps_per_execution=2``, kgan's ``BackupAndRestore`` and
+``NaNGuard``; writes what the test checks to ``smoke.json``.
+
+``parity``: for each ``[name, config]`` case i, builds NAME, compiles it with CONFIG (compile
+overrides), saves its initial weights, trains ``STEPS`` steps with ``fit`` on
+:func:`parity_data` with the draws of :func:`replay_draws`, and saves the trained weights
+and the logs in ``OUT_DIR/i``. The TensorFlow side of the test replays the same steps from
+the same file.
+
+``no_tensorflow``: ``import tensorflow`` fails; ``test_cgan`` trains on numpy arrays with
+kgan's callbacks and writes its weights and samples; a TensorFlow-only family refuses.
+
+``data_parallel`` (with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``): ``STEPS``
+steps of ``test_wgan_gp`` on one device and under ``keras.distribution.DataParallel`` over
+two; writes both final states to ``data_parallel.npz``.
+
+``unsupported``: on a backend kgan does not train on, models generate and ``fit`` names the
+two backends that work.
+
+The helpers here are imported by the test (TensorFlow side) too.
+"""
+
+import contextlib
+import json
+import os
+import sys
+
+STEPS = int(os.environ.get("KGAN_PARITY_STEPS", 3))
+BATCH = 16
+
+
+def parity_data(model, n=STEPS * BATCH):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(n, *model.image_shape)).astype("float32")
+    labels = (np.arange(n) % model.num_classes).astype("int32") if model.conditional else None
+    return images, labels
+
+
+def replay_draws(model, steps=STEPS, batch=BATCH):
+    """Replaces the backend's RNG of the training step with fixed numpy tables.
+
+    ``model._random(kind, batch, tail, stream, fold)`` (latents, interpolation coefficients,
+    augmentation parameters) returns row ``step`` of a table drawn by numpy from
+    ``(kind, stream, fold)``: both backends then see the same numbers.
+    """
+    import numpy as np
+    from keras import ops
+
+    def table_random(kind, _batch, tail, stream, fold=None):
+        rng = np.random.default_rng([int(kind == "normal"), int(stream), int(fold or 0)])
+        shape = (steps, batch, *tail)
+        values = (rng.standard_normal(shape) if kind == "normal"
+                  else rng.uniform(size=shape)).astype("float32")
+        return ops.take(ops.convert_to_tensor(values), model._step_counter(), axis=0)
+
+    model._random = table_random
+
+
+@contextlib.contextmanager
+def no_dropout():
+    """Dropout masks come from each backend's own RNG: the parity runs switch it off."""
+    import keras
+
+    call = keras.layers.Dropout.call
+    keras.layers.Dropout.call = lambda self, inputs, training=False: inputs
+    try:
+        yield
+    finally:
+        keras.layers.Dropout.call = call
+
+
+def _load(name, config=None):
+    import keras
+
+    from kgan import zoo
+
+    keras.utils.set_random_seed(0)
+    model = zoo.load(name, pretrained=False)
+    if config:
+        model.compile_from_config({**model.get_compile_config(), **config})
+    model.build_optimizers()
+    return model
+
+
+def state_arrays(model):
+    """Every value a training step changes, by position: G, D, both optimizers."""
+    import numpy as np
+
+    variables = (model.generator.weights + model.discriminator.weights
+                 + model.d_optimizer.variables + model.g_optimizer.variables)
+    return [np.array(v.numpy()) for v in variables]
+
+
+def smoke(out):
+    import numpy as np
+    import tensorflow as tf
+
+    from kgan import callbacks
+    from kgan.zoo import _weights
+
+    model = _load("test_dcgan", {"ema_decay": 0.9, "steps_per_execution": 2})
+    start = state_arrays(model)
+    images, _ = parity_data(model, 64)
+    result = {"backend": __import__("keras").backend.backend(),
+              "train_step": type(model).train_step.__qualname__}
+    history = model.fit(images, batch_size=16, steps_per_epoch=2, epochs=1, verbose=0)
+    result["numpy_history"] = history.history
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(16, drop_remainder=True)
+    backup_dir = os.path.join(out, "backup")
+    history = model.fit(dataset.repeat(), steps_per_epoch=2, epochs=2, verbose=0,
+                        callbacks=[callbacks.NaNGuard(),
+                                   callbacks.BackupAndRestore(backup_dir, save_freq=1,
+                                                              delete_checkpoint=False)])
+    result["dataset_history"] = history.history
+    result["iterations"] = [int(model.d_optimizer.iterations.numpy()),
+                            int(model.g_optimizer.iterations.numpy())]
+    end = state_arrays(model)
+    d_count = len(model.generator.weights) + len(model.discriminator.weights)
+    d_opt = slice(d_count, d_count + len(model.d_optimizer.variables))
+    g_opt = slice(d_opt.stop, None)
+    changed = [not np.array_equal(a, b) for a, b in zip(start, end)]
+    result["changed"] = {"networks": sum(changed[:d_count]), "d_optimizer": sum(changed[d_opt]),
+                         "g_optimizer": sum(changed[g_opt])}
+    ema = model.g_optimizer._model_variables_moving_average
+    result["ema_moved"] = sum(not np.allclose(e.numpy(), 0) for e in ema)
+    result["ema_count"] = len(ema)
+    metadata = json.load(open(os.path.join(backup_dir, "training_metadata.json")))
+    restored = _load("test_dcgan", {"ema_decay": 0.9})
+    _weights.load_into(restored, os.path.join(backup_dir, metadata["weights"]))
+    result["backup_step"] = metadata["step"]
+    result["backup_max_diff"] = max(float(np.abs(a - b).max())
+                                    for a, b in zip(end, state_arrays(restored)))
+    z = np.random.default_rng(1).normal(size=(4, model.latent_dim)).astype("float32")
+    result["generate_diff"] = float(np.abs(model.generate(z=z) - restored.generate(z=z)).max())
+    with open(os.path.join(out, "smoke.json"), "w") as f:
+        json.dump(result, f)
+
+
+def parity(out, cases):
+    for i, (name, config) in enumerate(cases):
+        folder = os.path.join(out, str(i))
+        os.makedirs(folder, exist_ok=True)
+        with no_dropout() if name == "test_vanilla_gan" else contextlib.nullcontext():
+            model = _load(name, config)
+            model.save_weights(os.path.join(folder, "init.weights.h5"))
+            replay_draws(model)
+            images, labels = parity_data(model)
+            history = model.fit(images, labels, batch_size=BATCH, shuffle=False, epochs=1,
+                                verbose=0)
+        model.save_weights(os.path.join(folder, "trained.weights.h5"))
+        with open(os.path.join(folder, "history.json"), "w") as f:
+            json.dump({"history": history.history,
+                       "steps": int(model.g_optimizer.iterations.numpy())}, f)
+
+
+def no_tensorflow(out):
+    import numpy as np
+
+    import kgan
+
+    result = {"tensorflow_importable": True}
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        result["tensorflow_importable"] = False
+    model = _load("test_cgan")
+    images, labels = parity_data(model, 32)
+    history = model.fit(images, labels, batch_size=16, epochs=2, verbose=0, callbacks=[
+        kgan.callbacks.NaNGuard(),
+        kgan.callbacks.BackupAndRestore(os.path.join(out, "backup"), save_freq=1,
+                                        delete_checkpoint=False),
+        kgan.callbacks.SampleGrid(os.path.join(out, "samples"), n=4)])
+    model.save_weights(os.path.join(out, "trained.weights.h5"))
+    z = np.random.default_rng(1).normal(size=(4, model.latent_dim)).astype("float32")
+    np.savez(os.path.join(out, "generated.npz"), z=z,
+             images=model.generate(z=z, labels=np.arange(4)))
+    result["history"] = history.history
+    result["steps"] = int(model.g_optimizer.iterations.numpy())
+    try:
+        kgan.zoo.load("test_pix2pix", pretrained=False).fit(np.zeros((2, 1)))
+    except NotImplementedError as err:
+        result["refusal"] = str(err)
+    with open(os.path.join(out, "no_tensorflow.json"), "w") as f:
+        json.dump(result, f)
+
+
+def data_parallel(out):
+    import jax
+    import keras
+    import numpy as np
+
+    states = {}
+    for devices in (1, 2):
+        if devices == 2:
+            keras.distribution.set_distribution(
+                keras.distribution.DataParallel(devices=jax.devices()[:2]))
+        model = _load("test_wgan_gp")
+        images, _ = parity_data(model)
+        model.fit(images, batch_size=BATCH, shuffle=False, verbose=0)
+        states[f"devices_{devices}"] = np.concatenate(
+            [np.ravel(x) for x in state_arrays(model)])
+    np.savez(os.path.join(out, "data_parallel.npz"), device_count=len(jax.devices()),
+             **states)
+
+
+def unsupported(out):
+    import numpy as np
+
+    import kgan
+
+    model = kgan.zoo.load("test_dcgan", pretrained=False)
+    result = {"generated": list(model.generate(2, seed=0).shape)}
+    try:
+        model.fit(np.zeros((4, *model.image_shape), "float32"), batch_size=2)
+    except RuntimeError as err:
+        result["error"] = str(err)
+    with open(os.path.join(out, "unsupported.json"), "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    mode, out = sys.argv[1], os.path.abspath(sys.argv[2])
+    if mode == "no_tensorflow":
+        sys.modules["tensorflow"] = None  # import tensorflow raises ImportError
+        no_tensorflow(out)
+    elif mode == "unsupported":
+        unsupported(out)
+    elif mode == "data_parallel":
+        data_parallel(out)
+    elif mode == "smoke":
+        smoke(out)
+    else:
+        parity(out, json.loads(sys.argv[3]))
