@@ -9,7 +9,7 @@ import importlib
 __version__ = "0.1.0"
 
 # Everything imported eagerly here runs without TensorFlow (models, losses, the zoo), so
-# the same builders and weights work under Keras' JAX backend (kgan.jax_training).
+# the same builders, weights and `fit` work under Keras' JAX backend (kgan.trainers.jax).
 from kgan import augment, callbacks, layers, losses, precision, zoo  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
 from kgan import models  # noqa: E402  (registers the zoo entries)

@@ -22,7 +22,7 @@ scores (the ceiling a generator can be compared with); :func:`evaluate` samples 
 
 import numpy as np
 
-from kgan import audio, classifier, metrics
+from kgan import audio, classifier, measures
 
 DATASET = "spoken_digits"
 
@@ -57,7 +57,7 @@ def nearest_neighbour_distance(queries, support, batch_size=500):
     if queries.ndim != 2 or support.ndim != 2 or queries.shape[1] != support.shape[1]:
         raise ValueError(f"Need (n, d) and (m, d) features; got {queries.shape} and "
                          f"{support.shape}.")
-    nearest = [np.sqrt(metrics._sq_distances(queries[i:i + batch_size], support).min(axis=1))
+    nearest = [np.sqrt(measures.sq_distances(queries[i:i + batch_size], support).min(axis=1))
                for i in range(0, len(queries), batch_size)]
     return float(np.concatenate(nearest).mean())
 
@@ -65,7 +65,7 @@ def nearest_neighbour_distance(queries, support, batch_size=500):
 def _inception_score(probs, splits):
     # Splits of a class-sorted set (the test split is) would each hold one class: shuffle.
     order = np.random.default_rng(0).permutation(len(probs))
-    return metrics.inception_score(probs[order], splits=splits)
+    return measures.inception_score(probs[order], splits=splits)
 
 
 def _rms(clips):
@@ -111,14 +111,14 @@ def score_clips(clips, labels=None, model=None, splits=10):
         n=len(clips),
         inception_score=is_mean,
         inception_score_std=is_std,
-        frechet_distance=metrics.fid_from_features(ref["test"][0], features),
-        class_kl=metrics.class_kl(probs.argmax(axis=1), probs.shape[1]),
+        frechet_distance=measures.fid_from_features(ref["test"][0], features),
+        class_kl=measures.class_kl(probs.argmax(axis=1), probs.shape[1]),
         nn_distance_to_train=nearest_neighbour_distance(features, ref["train"]),
         rms=_rms(clips),
         extractor=model.name,
     )
     if labels is not None:
-        scores["label_accuracy"] = metrics.label_accuracy(probs, labels)
+        scores["label_accuracy"] = measures.label_accuracy(probs, labels)
     return scores
 
 
@@ -136,9 +136,9 @@ def real_reference(model=None, splits=10):
         n=len(features),
         inception_score=is_mean,
         inception_score_std=is_std,
-        frechet_distance_train_vs_test=metrics.fid_from_features(features, train_subset),
-        class_kl=metrics.class_kl(probs.argmax(axis=1), probs.shape[1]),
-        label_accuracy=metrics.label_accuracy(probs, ref["test_labels"]),
+        frechet_distance_train_vs_test=measures.fid_from_features(features, train_subset),
+        class_kl=measures.class_kl(probs.argmax(axis=1), probs.shape[1]),
+        label_accuracy=measures.label_accuracy(probs, ref["test_labels"]),
         nn_distance_to_train=nearest_neighbour_distance(features, ref["train"]),
         rms=ref["test_rms"],
         extractor=model.name,

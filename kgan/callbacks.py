@@ -34,7 +34,8 @@ class SampleGrid(keras.callbacks.Callback):
         n: number of samples (conditional models: rows cycle through the classes).
         every_n_epochs: how often to write.
         seed: seed of the fixed latents.
-        log_dir: TensorBoard log folder; the grid is also written there as an image summary.
+        log_dir: TensorBoard log folder; the grid is also written there as an image summary
+            (with ``tf.summary``: needs TensorFlow installed, on either backend).
     """
 
     def __init__(self, out_dir=None, n=64, every_n_epochs=1, seed=0, log_dir=None):
@@ -42,6 +43,14 @@ class SampleGrid(keras.callbacks.Callback):
         self.out_dir = Path(out_dir) if out_dir else None
         self.n, self.every_n_epochs, self.seed = int(n), int(every_n_epochs), seed
         self.log_dir = log_dir
+        if log_dir:
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                raise ModuleNotFoundError(
+                    "SampleGrid(log_dir=...) writes TensorBoard summaries with tf.summary, and "
+                    "`import tensorflow` fails here: install tensorflow, or pass out_dir only "
+                    "(PNG grids).") from None
         self._writer = None
         self.last_path = None
 

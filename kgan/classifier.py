@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kgan.zoo import _weights
-from kgan.zoo.publish import hardware
+from kgan.zoo.hardware import hardware
 
 #: Class names of the data sets, in label order.
 CLASS_NAMES = {

@@ -134,7 +134,20 @@ def _cmd_train(args):
         backup_every=FLAGS.backup_every, image_size=FLAGS.image_size, channels=FLAGS.channels,
         precision=FLAGS.precision)
     final = {k: round(float(v[-1]), 4) for k, v in history.items()}
-    print(f"trained {name} in {wall:.0f} s: {final}; weights, samples and backups in {out}/")
+    import keras
+
+    from kgan import zoo
+
+    if name in zoo.list_models():  # the report `tools/train_zoo.py NAME --from_run` publishes
+        from kgan.zoo import publish
+
+        steps = int(keras.ops.convert_to_numpy(model.g_optimizer.iterations))
+        epochs = training.epochs_done(out, history)
+        publish.write_run(precision.float32_copy(model, name), name, out, {
+            "epochs": epochs, "steps": steps, "wall_seconds": round(wall, 1),
+            "keras_backend": keras.backend.backend(), "precision": model.dtype_policy.name})
+    print(f"trained {name} on {keras.backend.backend()} in {wall:.0f} s: {final}; weights, "
+          f"samples and backups in {out}/")
 
 
 def _cmd_sample(args):

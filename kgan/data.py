@@ -1,5 +1,12 @@
 """Training data as ``tf.data`` pipelines of float32 images in [-1, 1] (or audio, pairs...).
 
+Where TensorFlow cannot be imported (the JAX-only GPU machines), ``load``, ``from_numpy`` and
+``from_pairs`` return an :class:`ArrayBatches` (a ``keras.utils.PyDataset`` of numpy batches)
+with the same batches: float32 in [-1, 1], partial batches dropped, reshuffled every pass
+through the data (seeded by ``seed``), ``(images, labels)`` with ``labels=True``, endless with
+``repeat=True``. Data sets whose pipeline needs TensorFlow (captions, jittered photos,
+unpaired domains, voxels, audio) raise a ``ModuleNotFoundError`` naming the data set there.
+
 ``load(name)`` looks for a local copy first, so tests and zoo recipes never download:
 ``data_dir``, then ``$KGAN_DATA_DIR``, then the ``shared/data`` folder beside the kgan checkout
 (each holding ``<name>/`` with the original IDX ``.gz`` files), and only then
@@ -7,11 +14,15 @@
 users' own images the same way.
 """
 
-import socket
+import itertools
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
+
+try:
+    import tensorflow as tf
+except ImportError:  # JAX-only machines: numpy batches (ArrayBatches) instead of tf.data
+    tf = None
 
 # The numpy-only IDX reader lives in kgan.idx so that TensorFlow-free code (the JAX
 # trainer) reads the same files; kgan.data.read_idx stays public.
@@ -63,34 +74,105 @@ def load_arrays(name, split="train", data_dir=None, domain=None):
     return load_split(name, split, data_dir)
 
 
-def _network_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _load_tfds_arrays(name, split, searched):
-    import tensorflow_datasets as tfds
-
-    where = ", ".join(str(r / name) for r in searched)
-    try:  # Already prepared in ~/tensorflow_datasets: no network needed.
-        ds = tfds.load(name, split=split, as_supervised=True, batch_size=-1, download=False)
-    except Exception:  # noqa: BLE001 - tfds raises several types for "not prepared"
-        if not _network_reachable():
-            raise FileNotFoundError(
-                f"No local copy of {name!r} (looked in {where}) and no network for "
-                f"tensorflow_datasets. Put the IDX .gz files in <dir>/{name}/ and set "
-                "KGAN_DATA_DIR=<dir> (or pass data_dir=)."
-            ) from None
-        ds = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
-    images, labels = tfds.as_numpy(ds)
-    return images.astype("uint8"), labels.astype("int32")
-
-
 def _to_signed_unit(images):
+    if tf is None:
+        return np.asarray(images, "float32") / np.float32(127.5) - np.float32(1.0)
     return tf.cast(images, "float32") / 127.5 - 1.0
+
+
+def _identity(x):
+    return x
+
+
+#: The data sets whose numpy batches :class:`ArrayBatches` gives without TensorFlow.
+NUMPY_DATASETS = IMAGE_DATASETS + ("fashion_mnist_32", "cifar10", "cifar10_10pct",
+                                   "edges2fashion", "fashion_x4")
+
+
+def tensorflow_available():
+    """Whether ``import tensorflow`` works (False on the JAX-only GPU machines)."""
+    return tf is not None
+
+
+def _require_tensorflow(what):
+    if tf is None:
+        raise ModuleNotFoundError(
+            f"{what} needs TensorFlow (a tf.data pipeline), and `import tensorflow` fails "
+            f"here. Without TensorFlow kgan.data.load gives numpy batches of "
+            f"{', '.join(NUMPY_DATASETS)}; for the others install tensorflow (e.g. train "
+            f"with `pip install tensorflow-cpu` and KERAS_BACKEND=jax), or pass numpy "
+            f"arrays from load_arrays to fit.")
+
+
+try:
+    from keras.utils import PyDataset as _PyDataset
+except ImportError:  # pragma: no cover - Keras 3 always has it
+    _PyDataset = object
+
+
+class ArrayBatches(_PyDataset):
+    """Batches of in-memory arrays as a ``keras.utils.PyDataset``: the TensorFlow-free twin of
+    the ``tf.data`` pipeline of :func:`from_numpy` / :func:`from_pairs`.
+
+    ``arrays`` (a tuple, ``n`` examples each) are sliced to ``batch_size`` examples per batch,
+    partial batches dropped, and ``scale`` (a function of the batch's components returning
+    them) is applied to each batch. A single array gives plain arrays, several give tuples.
+    With ``shuffle`` each pass through the data has its own permutation, drawn from
+    ``(seed, pass)`` (a random seed when ``seed`` is None), so runs with a seed repeat
+    exactly. ``repeat=True`` makes it endless (``num_batches`` None): batch ``i`` is then
+    batch ``i % len`` of pass ``i // len``; otherwise a new pass starts whenever batch 0 is
+    asked for again (Keras' next epoch).
+    """
+
+    def __init__(self, arrays, batch_size, scale=None, shuffle=True, seed=None, repeat=False):
+        super().__init__()
+        self.arrays = tuple(arrays)
+        self.n = len(self.arrays[0])
+        self.batch_size = batch_size
+        self.scale = scale
+        self.shuffle = shuffle
+        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
+        self.repeat = repeat
+        self.batches_per_pass = self.n // batch_size
+        self._pass = -1
+        self._order = None
+
+    @property
+    def num_batches(self):
+        return None if self.repeat else self.batches_per_pass
+
+    def __len__(self):
+        if self.repeat:
+            raise TypeError("A repeated ArrayBatches is endless; it has no len().")
+        return self.batches_per_pass
+
+    def _order_of(self, pass_index):
+        if self._pass != pass_index:
+            self._pass = pass_index
+            self._order = (np.random.default_rng([self.seed, pass_index]).permutation(self.n)
+                           if self.shuffle else None)
+        return self._order
+
+    def __getitem__(self, index):
+        if self.repeat:
+            pass_index, index = divmod(index, self.batches_per_pass)
+        elif not 0 <= index < self.batches_per_pass:
+            raise IndexError(f"batch {index} of {self.batches_per_pass}")
+        else:
+            pass_index = self._pass + 1 if index == 0 or self._pass < 0 else self._pass
+        order = self._order_of(pass_index)
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        if order is not None:
+            rows = np.sort(order[rows])
+        batch = tuple(a[rows] for a in self.arrays)
+        if self.scale is not None:
+            batch = tuple(self.scale(*batch)) if len(batch) > 1 else (self.scale(batch[0]),)
+        return batch[0] if len(batch) == 1 else batch
+
+    def __iter__(self):
+        """One pass (endless when repeated), as ``tf.data`` iterates."""
+        for i in range(self.batches_per_pass) if not self.repeat else itertools.count():
+            yield self[i]
 
 
 def from_pairs(sources, targets, labels=None, batch_size=128, shuffle=True, seed=None,
@@ -114,6 +196,9 @@ def _batched(tensors, n, scale, batch_size, shuffle, seed, repeat):
     reshuffle each epoch, optionally repeat, batch without partial batches (every step, and
     every replica, sees the same batch size), then ``scale`` each batch (a function of the
     batch's components) in parallel and prefetch."""
+    if tf is None:
+        arrays = tensors if isinstance(tensors, tuple) else (tensors,)
+        return ArrayBatches(arrays, batch_size, scale, shuffle, seed, repeat)
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
@@ -153,7 +238,7 @@ def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, rep
                 f"{images.max():.3g}]. Pass uint8 pixels, or scale with x / 127.5 - 1."
             )
         images = images.astype("float32")
-        scale = tf.identity
+        scale = tf.identity if tf is not None else _identity
     else:
         raise ValueError(f"images must be uint8 or float; received dtype {images.dtype}.")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -192,6 +277,8 @@ def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuff
         >>> horses = kgan.data.load("horse2zebra", "test", batch_size=8, domain="A")
     """
     _check_name(name, data_dir)
+    if tf is None and name not in NUMPY_DATASETS:
+        _require_tensorflow(f"kgan.data.load({name!r})")
     if name in DERIVED_DATASETS:
         return _derived(name).load(split=split, batch_size=batch_size, data_dir=data_dir,
                                    labels=labels, shuffle=shuffle, seed=seed, repeat=repeat,
@@ -216,6 +303,7 @@ def from_folder(path, image_size, channels=3, batch_size=128, shuffle=True, seed
     Returns:
         A ``tf.data.Dataset`` of float32 ``(batch, H, W, channels)`` batches in [-1, 1].
     """
+    _require_tensorflow("kgan.data.from_folder")
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"Image folder {path} does not exist.")

@@ -5,9 +5,13 @@ model inside ``strategy.scope()``. ``split_cpu`` lets tests and laptops check mu
 behaviour without GPUs.
 """
 
+import contextlib
 import functools
 
-import tensorflow as tf
+try:
+    import tensorflow as tf
+except ImportError:  # JAX-only machines: only the one-device strategy below
+    tf = None
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "auto")
 
@@ -36,6 +40,15 @@ def get_strategy(name="auto"):
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}.")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        if name in ("default", "auto"):
+            return OneDevice()
+        raise ValueError(
+            f"strategy={name!r} is a tf.distribute strategy, for the TensorFlow backend; on "
+            f"the {keras.backend.backend()} backend use 'default' (one device), or set "
+            "keras.distribution.set_distribution(keras.distribution.DataParallel()).")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
@@ -45,3 +58,13 @@ def get_strategy(name="auto"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     return tf.distribute.MirroredStrategy(devices)
+
+
+class OneDevice:
+    """The strategy of the non-TensorFlow backends: ``scope()`` does nothing and one replica
+    sees each batch (Keras' own ``keras.distribution`` spreads batches on JAX)."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()

@@ -43,14 +43,12 @@ def evaluate_model(model, dataset, n=None, reference=False):
     if modality == "audio":
         from kgan import audio_metrics
 
-        scores = audio_metrics.evaluate(model, n=n or 300)
+        scores = metrics.evaluate(model, dataset, n=n)
         if reference:
             scores["real_reference"] = audio_metrics.real_reference()
         return scores
     if modality == "voxels":
-        from kgan import voxel_metrics
-
-        return voxel_metrics.evaluate(model, n=n or 1200)
+        return metrics.evaluate(model, dataset, n=n)
     if getattr(model, "default_captions", ()):
         from kgan.datasets import module
 

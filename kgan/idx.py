@@ -1,7 +1,7 @@
 """Reading IDX files (MNIST, Fashion-MNIST) with numpy alone.
 
 Kept apart from :mod:`kgan.data` (which builds ``tf.data`` pipelines) so that code without
-TensorFlow, such as the JAX trainer in :mod:`kgan.jax_training`, reads the same files with
+TensorFlow (``kgan.data``'s numpy batches on the JAX-only GPU machines) reads the same files with
 the same checks.
 """
 
@@ -77,6 +77,6 @@ def load_split(name, split="train", data_dir=None):
     for root in roots:
         if all((root / name / f).exists() for f in IDX_FILES[split]):
             return read_split(root / name, split)
-    from kgan.data import _load_tfds_arrays
+    from kgan.datasets.remote import load_tfds_arrays
 
-    return _load_tfds_arrays(name, split, roots)
+    return load_tfds_arrays(name, split, roots)

@@ -144,7 +144,7 @@ def gradient_penalty_from_gradients(grads):
     """E[(||g||_2 - 1)^2] for per-example critic input gradients ``g`` at the interpolates.
 
     :func:`gradient_penalty` computes the gradients itself; trainers that must thread
-    layer state through the critic call (``kgan.jax_training``) compute them and call this.
+    layer state through the critic call (``kgan.trainers``) compute them and call this.
     """
     norm = ops.sqrt(_gradient_norm_sq(grads) + 1e-12)
     return _mean(ops.square(norm - 1.0))

@@ -267,7 +267,7 @@ def text_encoder_accuracy(trainer, captions, dataset="fashion_captions"):
 
 def publish_text_encoder(encoder, report, dataset="fashion_captions"):
     """Writes ``zoo/<entry>/`` (weights + ``card.json``) and returns the card."""
-    from kgan.zoo.publish import hardware
+    from kgan.zoo.hardware import hardware
 
     spec = TEXT_ENCODERS[dataset]
     folder = _weights.zoo_dir() / spec["entry"]

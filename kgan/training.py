@@ -15,6 +15,7 @@ never leaves a half-written one.
 state is ever written, and the backup on disk stays the last good one.
 """
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -31,7 +32,8 @@ from kgan.zoo import _weights
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
           strategy="default", pretrained=False, data_dir=None, verbose=1, backup_every=None,
-          prepare=None, precision=None, image_size=None, channels=3, **compile_overrides):
+          prepare=None, precision=None, image_size=None, channels=3, max_seconds=None,
+          **compile_overrides):
     """Trains zoo entry ``name`` with its recipe (any argument given overrides it).
 
     ``name`` may also be a family (``kgan.zoo.list_families()``, e.g. ``"dcgan"``): it is
@@ -45,7 +47,12 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     takes the trained stage-I generator). ``precision`` (default: the recipe's, else
     float32) is one of ``kgan.precision.PRECISIONS``: ``"bfloat16"`` builds and trains the
     model under Keras' ``mixed_bfloat16`` policy (float32 weights; the policy is restored on
-    return).
+    return). ``max_seconds`` stops training after the first epoch that ends past it (this
+    invocation's time; the run stays resumable).
+
+    Works on Keras' TensorFlow and JAX backends; where TensorFlow is not installed the data
+    are numpy batches (``kgan.data.ArrayBatches``) and ``strategy`` must be ``"default"`` or
+    ``"auto"`` (one device).
 
     Returns ``(model, history_dict, wall_seconds)``.
 
@@ -59,7 +66,8 @@ def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoc
     recipe = cfg.recipe
     with kgan_precision.scope(precision or recipe.get("precision", "float32")):
         return _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy,
-                      pretrained, data_dir, verbose, backup_every, prepare, compile_overrides)
+                      pretrained, data_dir, verbose, backup_every, prepare, compile_overrides,
+                      max_seconds)
 
 
 #: Prefix of ``data`` naming a folder of the user's own images.
@@ -103,7 +111,7 @@ def _load_data(cfg, data, batch_size, data_dir, labels, seed):
 
 
 def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pretrained,
-           data_dir, verbose, backup_every, prepare, compile_overrides):
+           data_dir, verbose, backup_every, prepare, compile_overrides, max_seconds=None):
     name, recipe = cfg.name, cfg.recipe
     epochs = epochs or recipe.get("epochs", 1)
     batch_size = batch_size or recipe.get("batch_size", 128)
@@ -150,6 +158,12 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
         return total
 
     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record_wall_time))
+    if max_seconds is not None:
+        def stop_when_late(*_):
+            if time.time() - start > max_seconds:
+                model.stop_training = True
+
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=stop_when_late))
     try:
         history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                             callbacks=callbacks, verbose=verbose)
@@ -164,3 +178,15 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
         _weights.write_text_atomically(out / "history.json",
                                        json.dumps(history.history, indent=1))
     return model, history.history, total
+
+
+def epochs_done(out_dir, history):
+    """Epochs a run in ``out_dir`` has finished, across resumes: from ``history.csv`` (one row
+    per epoch, appended by every invocation), else ``history``'s (this invocation's)."""
+    path = Path(out_dir) / "history.csv"
+    if path.exists():
+        with path.open() as f:
+            rows = [r for r in csv.DictReader(f) if (r.get("epoch") or "").strip()]
+        if rows:
+            return int(rows[-1]["epoch"]) + 1
+    return len(next(iter(history.values()), [])) if history else 0

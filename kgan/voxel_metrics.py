@@ -22,7 +22,7 @@ figures; :func:`evaluate` samples a model and returns both.
 
 import numpy as np
 
-from kgan import classifier, metrics
+from kgan import classifier, measures
 from kgan.voxels import THRESHOLD, check_voxels
 
 DATASET = "shapes3d_32"
@@ -117,15 +117,15 @@ def score_voxels(voxels, model=None, nn_queries=300, labels=None):
     scores = dict(
         n=len(voxels),
         class_histogram=class_histogram(probs),
-        class_kl=metrics.class_kl(probs),
-        frechet_distance=metrics.fid_from_features(ref["test_features"][0], features),
+        class_kl=measures.class_kl(probs),
+        frechet_distance=measures.fid_from_features(ref["test_features"][0], features),
         confident=float(np.mean(probs.max(axis=1) >= 0.9)),
         nn_iou_to_train=float(nearest_iou(voxels[:nn_queries], ref["train"]).mean()),
         occupancy=float(np.mean(voxels > THRESHOLD)),
         extractor=model.name,
     )
     if labels is not None:
-        scores["label_accuracy"] = metrics.label_accuracy(probs, labels)
+        scores["label_accuracy"] = measures.label_accuracy(probs, labels)
     return scores
 
 
@@ -141,9 +141,9 @@ def real_reference(model=None, nn_queries=300):
     return dict(
         n=len(features),
         class_histogram=class_histogram(probs),
-        class_kl=metrics.class_kl(probs),
-        test_accuracy=metrics.label_accuracy(probs, ref["test_labels"]),
-        frechet_distance_train_vs_test=metrics.fid_from_features(
+        class_kl=measures.class_kl(probs),
+        test_accuracy=measures.label_accuracy(probs, ref["test_labels"]),
+        frechet_distance_train_vs_test=measures.fid_from_features(
             features, ref["train_features"][subset]),
         confident=float(np.mean(probs.max(axis=1) >= 0.9)),
         nn_iou_to_train=float(nearest_iou(ref["test"][:nn_queries], ref["train"]).mean()),

@@ -9,6 +9,7 @@ import pytest
 import kgan
 import kgan.idx
 from kgan import data
+from kgan.datasets import remote
 
 
 def test_mnist_batches_are_scaled_and_labelled():
@@ -70,7 +71,7 @@ def test_data_dir_and_truncated_files(tmp_path):
 def test_offline_without_local_copy_fails_fast_and_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.setattr(kgan.idx, "default_roots", lambda: [tmp_path])
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    monkeypatch.setattr(data, "_network_reachable", lambda: False)
+    monkeypatch.setattr(remote, "network_reachable", lambda: False)
     start = time.time()
     with pytest.raises(FileNotFoundError, match="KGAN_DATA_DIR"):
         data.load("fashion_mnist", data_dir=tmp_path)

@@ -85,3 +85,17 @@ def test_gradient_penalty_interpolates_per_example():
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="Unknown GAN loss 'foo'.*non_saturating"):
         losses.get("foo")
+
+
+def test_losses_input_gradients_match_penalties():
+    """The backend-neutral penalty helpers (both trainers' GP and R1) on a linear critic."""
+    w = tf.constant([[1.0], [2.0], [2.0]])  # ||w|| = 3
+
+    def critic(x):
+        return tf.matmul(tf.reshape(x, (-1, 3)), w)
+
+    x = tf.random.normal((5, 1, 3, 1))
+    grads = losses.input_gradients(critic, [x])
+    np.testing.assert_allclose(grads.numpy().reshape(5, 3), np.tile([1.0, 2.0, 2.0], (5, 1)))
+    assert np.isclose(float(losses.gradient_penalty_from_gradients(grads)), 4.0)
+    assert np.isclose(float(losses.r1_penalty_from_gradients(grads)), 9.0)

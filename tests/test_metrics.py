@@ -234,7 +234,7 @@ def test_evaluate_bad_input(kgan_home, monkeypatch):
     monkeypatch.setenv("KGAN_HOME", str(kgan_home))
     model = kgan.zoo.load("test_dcgan", pretrained=False)
     with pytest.raises(ValueError, match="Unknown data set"):
-        metrics.evaluate(model, "cifar10", n=16)
+        metrics.evaluate(model, "cifar100", n=16)
     with pytest.raises(ValueError, match="n must be an integer >= 2"):
         metrics.evaluate(model, "mnist", n=1)
 

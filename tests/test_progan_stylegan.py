@@ -84,7 +84,7 @@ def test_stylegan_mixing_truncation_and_noise(stylegan):
 
 
 def test_stylegan_training_call_mixes_styles_and_tracks_mean_w():
-    """The generator's training call (what fit and fit_jax run, see test_families) mixes
+    """The generator's training call (what fit runs on both backends, see test_families) mixes
     styles and moves the mean w."""
     model = kgan.zoo.load("test_stylegan", pretrained=False, mixing_prob=1.0)
     mixing = model.generator.get_layer("style_mixing")

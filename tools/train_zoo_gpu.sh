@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Trains the six kgan zoo entries with Keras on JAX, concurrently, on one GPU machine that
-# has JAX but no TensorFlow (and no network). This is how the published weights were made.
+# has JAX but no TensorFlow (and no network): `KERAS_BACKEND=jax tools/train_zoo.py NAME
+# --nopublish`, the same `model.fit` path (kgan.training.train: resumable backups, NaNGuard,
+# sample grids) as on TensorFlow, with numpy batches from kgan.data.load.
 # Prepare a git-ignored .dev/ folder beside the code and send both to the machine:
 #   .dev/wheels/  keras, namex and optree wheels for the machine's Python (pip download
 #                 --only-binary=:all: --python-version 3.12 --platform manylinux_2_17_x86_64)
@@ -9,11 +11,13 @@
 #
 #     bash tools/train_zoo_gpu.sh [MAX_MINUTES] [NAME=EPOCHS ...]
 #
-# and publish each returned run here with tools/train_zoo.py NAME --from_run DIR.
+# and publish each returned run on a TensorFlow machine (the card's metrics need it) with
+# tools/train_zoo.py NAME --from_run DIR (DIR holds <name>.json, <name>.entry.weights.h5).
 #
-#   MAX_MINUTES  training budget per process, counted from its start (imports and XLA
-#                compilation included); each run then stops after its current chunk of
-#                100 steps and still writes weights, samples and its JSON. Default 6.
+#   MAX_MINUTES  training budget per process, counted from the start of fit (XLA
+#                compilation included, imports not); each run then stops after its current
+#                epoch and still writes weights, samples and its JSON. A run still going
+#                2.5 minutes past it is killed (its backup/ resumes it; no JSON). Default 6.
 #   NAME=EPOCHS  overrides an entry's epochs (default: the recipe's, below).
 #
 # Everything comes back in at most 7 files under $OUT: one <name>.tar per entry (weights,
@@ -43,8 +47,9 @@ T0=$(date +%s)
 # recipe epochs: 4 x (30|40) x 0.5 s + 60 x 0.15 s + 40 x 4 s ~ 240 s; six processes
 # time-share the GPU (no MPS), and compilation (~30-60 s, in parallel on 16 cores) comes
 # first, so the recipes should finish inside 6 minutes, WGAN-GP last (alone at the end).
-# If the estimate is off, --max_minutes stops each run gracefully and its JSON records
-# epochs_completed, so the cards state what was actually trained.
+# If the estimate is off, --max_minutes stops each run gracefully at an epoch end and its
+# JSON records epochs_completed, so the cards state what was actually trained (rerunning
+# with the same run folder resumes from runs' backup/).
 declare -A EPOCHS=(
   [wgan_gp_fashion_mnist]=50
   [dcgan_fashion_mnist]=60
@@ -55,7 +60,7 @@ declare -A EPOCHS=(
 )
 ORDER=${KGAN_ENTRIES:-"wgan_gp_fashion_mnist dcgan_fashion_mnist cgan_fashion_mnist dcgan_mnist cgan_mnist vanilla_gan_mnist"}
 PY=${PY:-python3}   # the machine's python3 holds JAX
-EXTRA_FLAGS=${EXTRA_FLAGS:-}   # e.g. "--max_steps 5" for a smoke test
+EXTRA_FLAGS=${EXTRA_FLAGS:-}   # e.g. "--steps_per_epoch 5" for a smoke test
 for arg in "$@"; do
   EPOCHS[${arg%%=*}]=${arg##*=}
 done
@@ -84,9 +89,9 @@ LIMIT_S=$($PY -c "print(int(float('$MAX_MINUTES') * 60 + 150))")  # hard stop if
 for name in $ORDER; do
   mkdir -p "$RUNS/$name"
   epochs_flag=${EPOCHS[$name]:+--epochs=${EPOCHS[$name]}}   # unset: the recipe's
-  timeout -s TERM "$LIMIT_S" $PY tools/train_zoo_jax.py "$name" \
+  timeout -s TERM "$LIMIT_S" $PY tools/train_zoo.py "$name" --nopublish \
       $epochs_flag --data_dir .dev/data --out "$RUNS/$name" \
-      --max_minutes "$MAX_MINUTES" --log_every 100 --sample_every 5 $EXTRA_FLAGS \
+      --max_minutes "$MAX_MINUTES" $EXTRA_FLAGS \
       > "$RUNS/$name/$name.log" 2>&1 &
   echo "started $name (${EPOCHS[$name]:-recipe} epochs), pid $!"
 done
@@ -95,7 +100,7 @@ while [ -n "$(jobs -rp)" ]; do
   sleep 30
   echo "-- $(( $(date +%s) - T0 ))s"
   for name in $ORDER; do
-    line=$(grep -E "epoch [0-9]+/|compiled|Error|error" "$RUNS/$name/$name.log" 2>/dev/null | tail -1)
+    line=$(grep -E "Epoch [0-9]+/|Error|error" "$RUNS/$name/$name.log" 2>/dev/null | tail -1)
     echo "   ${line:-$name: starting}"
   done
 done
@@ -108,22 +113,21 @@ wait
 import json, sys
 from pathlib import Path
 runs = Path(sys.argv[1])
-print(f"{'entry':24} {'epochs':>11} {'steps':>6} {'wall_s':>7} {'compile_s':>9} "
-      f"{'s/epoch':>7}  last epoch metrics")
+print(f"{'entry':24} {'epochs':>11} {'steps':>6} {'wall_s':>7} {'s/epoch':>7}  "
+      "last epoch metrics")
 for name in sys.argv[2:]:
     path = runs / name / f"{name}.json"
     if not path.exists():
         print(f"{name:24} FAILED (no report); see its log")
         continue
     r = json.loads(path.read_text())
-    h = r["history"]
-    last = {k: round(v[-1], 4) for k, v in h.items()
-            if k not in ("epoch", "steps", "seconds") and v}
-    per_epoch = sum(h["seconds"]) / max(len(h["seconds"]), 1)
-    print(f"{name:24} {r['epochs_completed']:>5}/{r['epochs_requested']:<5} {r['steps']:>6} "
-          f"{r['wall_seconds']:>7} {r['compile_seconds']:>9} {per_epoch:>7.2f}  {last}"
+    last = {k: round(v[-1], 4) for k, v in r.get("history", {}).items() if v}
+    per_epoch = r["wall_seconds"] / max(r["epochs_completed"], 1)
+    print(f"{name:24} {r['epochs_completed']:>5}/{r.get('epochs_requested', '?'):<5} "
+          f"{r['steps']:>6} {r['wall_seconds']:>7} {per_epoch:>7.2f}  {last}"
           + ("  (stopped early)" if r["stopped_early"] else ""))
-    print(f"{'':24} device={r['device']} sha256={r['sha256']}")
+    print(f"{'':24} backend={r['keras_backend']} hardware={r['hardware']} "
+          f"sha256={r['sha256']}")
 EOF
   for name in $ORDER; do
     echo "== $name.log (tail)"

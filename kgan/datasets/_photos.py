@@ -17,11 +17,11 @@ decoded once, cached, and fed with the random jitter of pix2pix and CycleGAN.
 """
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from kgan.zoo._weights import save_npz_atomically
 
 #: Bumped when the cached arrays' content changes (e.g. another decoder).
 VERSION = 1
@@ -62,18 +62,6 @@ def _cache_path(key, folder):
     return cache_dir() / "data" / f"{key}_v{VERSION}_{where}.npz"
 
 
-def _write_cache(path, arrays):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)  # atomic: parallel readers never see half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def cached(key, folder, files, decode):
     """``decode(files)`` (a dict of arrays), or its cached copy when ``files`` are unchanged.
 
@@ -90,7 +78,7 @@ def cached(key, folder, files, decode):
             pass  # unreadable cache: decode again below
     arrays = decode(files)
     try:
-        _write_cache(path, {**arrays, "fingerprint": np.array(fingerprint)})
+        save_npz_atomically(path, **arrays, fingerprint=np.array(fingerprint))
     except OSError:
         pass
     return arrays

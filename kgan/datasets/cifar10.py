@@ -11,9 +11,10 @@ with a network.
 
 import io
 import os
-import tempfile
 
 import numpy as np
+
+from kgan.zoo._weights import save_npz_atomically
 
 NAME = "cifar10"
 SPLITS = ("train", "test")
@@ -60,18 +61,6 @@ def decode_jpeg_npz(path):
     return images, labels.astype("int32")
 
 
-def _write_cache(path, images, labels):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images, labels=labels)
-        os.replace(tmp, path)  # atomic: parallel readers never see half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def load_arrays(split="train", data_dir=None):
     """``(images uint8 (N, 32, 32, 3), labels int32 (N,))``; TensorFlow-free unless the
     tensorflow_datasets fallback is needed."""
@@ -80,10 +69,10 @@ def load_arrays(split="train", data_dir=None):
                          f"{', '.join(SPLITS)}.")
     source = _local_file(split, data_dir)
     if source is None:
-        from kgan.data import _load_tfds_arrays
+        from kgan.datasets.remote import load_tfds_arrays
         from kgan.idx import default_roots
 
-        return _load_tfds_arrays(NAME, split, default_roots())
+        return load_tfds_arrays(NAME, split, default_roots())
     cache = _cache_path(split)
     if cache.exists() and cache.stat().st_mtime >= os.path.getmtime(source):
         try:
@@ -92,7 +81,7 @@ def load_arrays(split="train", data_dir=None):
         except (OSError, ValueError, KeyError, EOFError):
             pass  # unreadable cache: decode again below
     images, labels = decode_jpeg_npz(source)
-    _write_cache(cache, images, labels)
+    save_npz_atomically(cache, images=images, labels=labels)
     return images, labels
 
 

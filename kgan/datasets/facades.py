@@ -64,11 +64,11 @@ def _folder(data_dir):
 
 def _download(data_dir):
     """The authors' archive, for users without a local copy; fails fast offline."""
-    from kgan.data import _network_reachable
+    from kgan.datasets.remote import network_reachable
     from kgan.zoo._weights import cache_dir
 
     host = URL.split("/")[2]
-    if not _network_reachable(host, 80):
+    if not network_reachable(host, 80):
         raise FileNotFoundError(
             f"No local copy of facades (looked in {_photos.searched(NAME, data_dir)}) and no "
             f"network to fetch {URL}. Unpack that archive into <dir>/ (giving <dir>/facades/"

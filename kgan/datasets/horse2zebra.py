@@ -74,11 +74,11 @@ def domain_images(split="train", domain="A", data_dir=None):
 
 
 def _tfds_images(split, domain, data_dir):
-    from kgan.data import _load_tfds_arrays
+    from kgan.datasets.remote import load_tfds_arrays
     from kgan.idx import default_roots
 
     try:
-        images, _ = _load_tfds_arrays(TFDS_NAME, f"{split}{domain}", default_roots())
+        images, _ = load_tfds_arrays(TFDS_NAME, f"{split}{domain}", default_roots())
     except FileNotFoundError:
         raise FileNotFoundError(
             f"No local copy of horse2zebra (looked in {_photos.searched(NAME, data_dir)}) and "

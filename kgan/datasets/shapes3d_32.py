@@ -40,10 +40,10 @@ sigmoid output. Generated arrays are cached as ``$KGAN_HOME/data/shapes3d_32_<sp
 (bit-packed, under 2 MB) because building the training split takes a few seconds.
 """
 
-import os
-import tempfile
 
 import numpy as np
+
+from kgan.zoo._weights import save_npz_atomically
 
 NAME = "shapes3d_32"
 SIZE = 32
@@ -236,15 +236,8 @@ def load_arrays(split="train", data_dir=None):
             pass  # unreadable cache: rebuild it below
     exclude = _keys(load_arrays("train")[0][..., 0]) if split == "test" else ()
     voxels, labels = generate(*SPLITS[split], exclude=exclude)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, bits=np.packbits(voxels, axis=-1), labels=labels)
-        os.replace(tmp, path)  # atomic: parallel readers never see half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_npz_atomically(path, compressed=True, bits=np.packbits(voxels, axis=-1),
+                        labels=labels)
     return voxels[..., None], labels
 
 

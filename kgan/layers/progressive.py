@@ -4,7 +4,7 @@ All resolution blocks exist from the start; :class:`GrowthSchedule` counts the i
 network has trained on in a non-trainable variable (so it is saved with the weights and a
 run resumes mid-growth) and turns the count into one fade-in coefficient per block.
 :class:`FadeIn` blends a block's output with the previous resolution's by that coefficient.
-Plain ``fit`` and ``kgan.jax_training.fit_jax`` therefore grow the model without callbacks.
+Plain ``fit``, on TensorFlow or JAX, therefore grows the model without callbacks.
 
 Schedule (images seen ``t``): the first resolution trains alone for ``stable_images``; then
 each new block fades in, alpha going 0 -> 1 linearly over ``fade_images``, and stabilises

@@ -6,7 +6,7 @@ from kgan.zoo import ZooCfg, register_family, register_model
 
 #: BatchNorm statistics over the global batch under tf.distribute, so N replicas train like
 #: one device. Keras only implements (and accepts) the flag on TensorFlow; on one device of
-#: another backend (kgan.jax_training) local statistics are the global ones, and the layer's
+#: another backend (JAX) local statistics are the global ones, and the layer's
 #: weights do not depend on the flag.
 SYNC_BN = keras.backend.backend() == "tensorflow"
 

@@ -35,10 +35,10 @@ CycleGAN has no latent space: ``generate()`` raises a ``ValueError`` pointing to
 provides; ``filter_model(direction)`` is the network each direction exports as an
 image-in, image-out filter.
 
-Training: ``model.fit`` on TensorFlow (any ``tf.distribute`` strategy), or
-:func:`kgan.jax_cyclegan.fit_jax`, the same step on Keras' JAX backend for GPU machines
-without TensorFlow (how ``cyclegan_sneaker2boot`` was trained; ``tools/train_cyclegan.py``
-and ``tools/train_cyclegan_jax.py`` run the recipes).
+Training: ``model.fit`` on TensorFlow (any ``tf.distribute`` strategy) or JAX: the step is
+written in ``keras.ops`` and :mod:`kgan.trainers`' primitives; the history pools draw from
+``tf.random`` or ``jax.random`` (other numbers, the same distribution).
+``tools/train_cyclegan.py`` runs the recipes.
 """
 
 import contextlib
@@ -49,7 +49,8 @@ from keras import layers, ops
 
 from kgan import losses as gan_losses
 from kgan._validation import check_images
-from kgan.gan import GAN, _dense, _split_batch, tf
+from kgan.gan import GAN, _split_batch, tf
+from kgan.trainers.base import _static_rank
 from kgan.translation import ImageTranslator
 from kgan.models._common import register_translator_entry
 
@@ -130,16 +131,42 @@ class ImagePool(layers.Layer):
                 aggregation="only_first_replica")
 
     def call(self, images, seed):
+        """The pool's answer, its random numbers from ``tf.random.stateless_uniform`` keyed
+        on ``seed`` (TensorFlow; :meth:`update` takes them from any backend)."""
+        if not self.size:
+            return images
+        coin, noise = tf_pool_draws(ops.shape(images)[0], self.size, seed)
+        return self.update(images, coin, noise)
+
+    def update(self, images, coin, noise):
+        """:func:`pool_update` on the stored images with given random numbers (``coin``:
+        ``(B,)``, ``noise``: ``(size,)`` uniforms); stores the new pool, returns the answer."""
         if not self.size:
             return images
         images = ops.cast(images, self.images.dtype)
-        coin = tf.random.stateless_uniform((tf.shape(images)[0],), seed=seed)
-        noise = tf.random.stateless_uniform((self.size,), seed=seed + [0, 1])
         returned, stored, count = pool_update(images, ops.convert_to_tensor(self.images),
                                               ops.convert_to_tensor(self.count), coin, noise)
         self.images.assign(stored)
         self.count.assign(count)
         return returned
+
+
+def tf_pool_draws(batch, size, seed):
+    """:class:`ImagePool`'s random numbers on TensorFlow: ``(coin, noise)`` keyed on the int32
+    pair ``seed``."""
+    coin = tf.random.stateless_uniform((batch,), seed=seed)
+    noise = tf.random.stateless_uniform((size,), seed=seed + [0, 1])
+    return coin, noise
+
+
+def jax_pool_draws(batch, size, seed, step, stream):
+    """:class:`ImagePool`'s random numbers on JAX, keyed on ``fold_in(fold_in(key(seed),
+    step), stream)``: other numbers than TensorFlow's, the same distribution."""
+    import jax
+
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), step), stream)
+    coin_key, noise_key = jax.random.split(key)
+    return (jax.random.uniform(coin_key, (batch,)), jax.random.uniform(noise_key, (size,)))
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
@@ -296,9 +323,6 @@ class CycleGAN(ImageTranslator, GAN):
                        "misses the export tolerance (mean error 0.058 a2b, 0.021 b2a on "
                        "cyclegan_sneaker2boot against 0.02); use quantize='none' or 'float16'.",
     }
-    #: Its training step is still written with tf.GradientTape (issue 19: port it to
-    #: kgan.trainers' primitives); fit on JAX says so before any step.
-    train_backends = ("tensorflow",)
     compile_defaults = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, cycle_weight=10.0,
                             identity_weight=0.5)
 
@@ -446,14 +470,15 @@ class CycleGAN(ImageTranslator, GAN):
 
     # ------------------------------------------------------------------ training
     def _check_first_batch(self, x, y):
-        if isinstance(x, tf.data.Dataset):
+        if tf is not None and isinstance(x, tf.data.Dataset):
             element = next(iter(x.take(1)), None)
             if element is None:
                 raise ValueError("The training dataset is empty: it yielded no batch.")
             a, b = _split_batch(element)
         elif x is None:
             raise ValueError("fit() needs training data: a dataset of (a_batch, b_batch).")
-        elif isinstance(x, (np.ndarray, tf.Tensor)) or hasattr(x, "__array__"):
+        elif isinstance(x, np.ndarray) or hasattr(x, "__array__") or (
+                tf is not None and isinstance(x, tf.Tensor)):
             a, b = x, y
         else:  # Python generators / PyDatasets: checked at trace time in train_step.
             return
@@ -461,24 +486,28 @@ class CycleGAN(ImageTranslator, GAN):
         for images in (a, b):
             check_images(images, self.image_shape)
 
-    def train_step(self, data):
+    def _gan_step(self, data):
+        """One update of both generators, then the pools, then one update of both
+        discriminators (the paper's order)."""
         a, b = _split_batch(data)
         _require_pair(b)
         for images in (a, b):
-            if images.shape.rank is not None:
+            if _static_rank(images) is not None:
                 check_images(images, self.image_shape, static=True)
         # float32 data under any dtype policy: the networks cast to their compute dtype.
-        a = tf.cast(a, "float32")
-        b = tf.cast(b, "float32")
+        a = ops.cast(a, "float32")
+        b = ops.cast(b, "float32")
         _, num_replicas = self._replica_info()
-        step = tf.cast(self.g_optimizer.iterations, "int32")
+        step = self._step_counter()  # before G's update moves it
         fake_a, fake_b = self._generator_update(a, b, num_replicas)
         self._discriminator_update(a, b, self._pooled(self.pool_a, fake_a, step, "a"),
                                    self._pooled(self.pool_b, fake_b, step, "b"), num_replicas)
         return {m.name: m.result() for m in self.metrics}
 
     def _generator_update(self, a, b, num_replicas):
-        with tf.GradientTape() as tape:
+        variables = self._generator_variables()
+
+        def loss_fn():
             fake_b = self.generator(a, training=True)
             fake_a = self.generator_ba(b, training=True)
             # The paper's LSGAN generator term (D(G(x)) - 1)^2, twice kgan's 0.5-scaled one.
@@ -487,46 +516,58 @@ class CycleGAN(ImageTranslator, GAN):
             cycle = (_l1(self.generator_ba(fake_b, training=True), a)
                      + _l1(self.generator(fake_a, training=True), b))
             total = adv + self.cycle_weight * cycle
-            identity = tf.zeros((), "float32")
+            identity = ops.zeros((), "float32")
             if self.identity_weight:
                 identity = (_l1(self.generator_ba(a, training=True), a)
                             + _l1(self.generator(b, training=True), b))
                 total += self.cycle_weight * self.identity_weight * identity
             scaled = self.g_optimizer.scale_loss(total / num_replicas)
-        variables = self._generator_variables()
-        self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+            return (scaled,), (total, adv, cycle, identity, fake_a, fake_b)
+
+        _, aux, (grads,) = self._value_and_grads(loss_fn, [variables])
+        total, adv, cycle, identity, fake_a, fake_b = aux
+        self._apply(self.g_optimizer, grads, variables)
         for name, value in (("g_loss", total), ("adv_loss", adv), ("cycle_loss", cycle),
                             ("identity_loss", identity)):
             self._trackers[name].update_state(value)
-        return tf.stop_gradient(fake_a), tf.stop_gradient(fake_b)
+        return ops.stop_gradient(fake_a), ops.stop_gradient(fake_b)
 
     def _discriminator_update(self, a, b, fake_a, fake_b, num_replicas):
-        with tf.GradientTape() as tape:
+        variables = self._discriminator_variables()
+
+        def loss_fn():
             logits = [self._d_a(a), self._d_a(fake_a), self._d(b, ()), self._d(fake_b, ())]
             d_a, d_b, real_acc, fake_acc = discriminator_losses(*logits)
             total = d_a + d_b
             scaled = self.d_optimizer.scale_loss(total / num_replicas)
-        variables = self._discriminator_variables()
-        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
-        for name, value in (("d_loss", total), ("d_a_loss", d_a), ("d_b_loss", d_b),
-                            ("d_real_acc", real_acc), ("d_fake_acc", fake_acc)):
+            return (scaled,), (total, d_a, d_b, real_acc, fake_acc)
+
+        _, aux, (grads,) = self._value_and_grads(loss_fn, [variables])
+        self._apply(self.d_optimizer, grads, variables)
+        for name, value in zip(("d_loss", "d_a_loss", "d_b_loss", "d_real_acc", "d_fake_acc"),
+                               aux):
             self._trackers[name].update_state(value)
 
     def _d_a(self, images):
-        return tf.cast(self.discriminator_a(images, training=True), "float32")
+        return ops.cast(self.discriminator_a(images, training=True), "float32")
 
     def _pooled(self, pool, fakes, step, domain):
         """The pool's answer for this replica's ``fakes``: the pool sees the global batch."""
         if not pool.size:
             return fakes
         replica_id, num_replicas = self._replica_info()
-        local = tf.shape(fakes)[0]
+        local = ops.shape(fakes)[0]
         every = fakes
-        if num_replicas > 1:
+        if num_replicas > 1:  # tf.distribute only: JAX's step sees the global batch
             every = tf.distribute.get_replica_context().all_gather(fakes, axis=0)
-        seed = tf.stack([tf.constant(self.seed, "int32"), step * 4 + _POOL_STREAMS[domain]])
-        chosen = pool(every, seed)
-        return tf.cast(chosen[replica_id * local:(replica_id + 1) * local], fakes.dtype)
+        if keras.backend.backend() == "tensorflow":
+            seed = tf.stack([tf.constant(self.seed, "int32"), step * 4 + _POOL_STREAMS[domain]])
+            coin, noise = tf_pool_draws(tf.shape(every)[0], pool.size, seed)
+        else:
+            coin, noise = jax_pool_draws(ops.shape(every)[0], pool.size, self.seed, step,
+                                         _POOL_STREAMS[domain])
+        chosen = pool.update(every, coin, noise)
+        return ops.cast(chosen[replica_id * local:(replica_id + 1) * local], fakes.dtype)
 
 
 def discriminator_losses(real_a, fake_a, real_b, fake_b):
@@ -543,7 +584,7 @@ def discriminator_losses(real_a, fake_a, real_b, fake_b):
 
 
 def _l1(x, y):
-    return tf.reduce_mean(tf.abs(tf.cast(x, "float32") - tf.cast(y, "float32")))
+    return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
 
 
 def _require_pair(b):
@@ -647,8 +688,9 @@ def _register(name, dataset, model_kwargs, recipe, **weights):
                               model_kwargs, recipe, **weights)
 
 
-# Trained on one H200 with Keras on JAX (tools/train_cyclegan_jax.py, 290 s for 15,000
-# steps), published under TensorFlow after checking the translations match (card.json).
+# Trained on one H200 with Keras on JAX (290 s for 15,000 steps, with a JAX twin of the step
+# that fit on JAX has since replaced), published under TensorFlow after checking the
+# translations match (card.json).
 _register("cyclegan_sneaker2boot", "sneaker2boot",
           dict(width=16, n_blocks=6, d_width=32, pool_size=50), _recipe(40, 20),
           weights="cyclegan_sneaker2boot.weights.h5",

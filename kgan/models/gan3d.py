@@ -13,7 +13,8 @@ batch (real voxels scored real, generated scored fake) is below 80%; the generat
 updated every step. ``train_step`` measures the accuracy over the *global* batch (summed
 across replicas), so every replica makes the same decision, then always runs D's update and
 restores D's weights and optimizer state where the decision was "skip" (a masked update in
-the cross-replica context, as Keras applies gradients). A ``tf.cond`` around the optimizer
+the cross-replica context, as Keras applies gradients; on JAX, whose step is one program over
+the global batch, a masked assignment). A ``tf.cond`` around the optimizer
 would not be distribution-safe: its all-reduce would sit inside a conditional branch.
 Metrics ``d_accuracy`` (the batch accuracy the rule looked at) and ``d_updated`` (fraction
 of steps on which D was updated) show the rule at work.
@@ -23,7 +24,7 @@ z)``, y up; :mod:`kgan.voxels` renders them and writes ``.npy`` / ``.obj`` files
 """
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 try:
     import tensorflow as tf
@@ -134,9 +135,6 @@ class GAN3D(GAN):
                        "quantize='none' or 'float16' (both convert and match Keras).",
     }
 
-    #: Its training step is still written with tf.GradientTape (issue 19: port it to
-    #: kgan.trainers' primitives); fit on JAX says so before any step.
-    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, d_accuracy_threshold=0.8,
                             g_learning_rate=2.5e-3, d_learning_rate=1e-5,
                             mode_seeking_weight=0.0)
@@ -231,35 +229,48 @@ class GAN3D(GAN):
         grads, variables, losses = self._discriminator_gradients(
             images, z, cond, num_replicas, stream)
         total, penalties, real_logits, fake_logits = losses
-        accuracy = _global_accuracy(real_logits, fake_logits, self.loss_name)
+        accuracy = self._global_accuracy(real_logits, fake_logits)
         update = accuracy < self.d_accuracy_threshold
         # Read before the update (automatic control dependencies keep that order). BatchNorm's
         # moving statistics are not the optimizer's to skip: D's forward passes in training
         # mode update them, in the generator's step too, as in every family.
         state = [*variables, *self.d_optimizer.variables]
-        saved = [tf.identity(v.value if isinstance(v, keras.Variable) else v) for v in state]
-        self.d_optimizer.apply(grads, variables)
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            _keep_unless, tf.distribute.get_strategy(), state, saved, update)
+        saved = [ops.copy(v.value if isinstance(v, keras.Variable) else v) for v in state]
+        self._apply(self.d_optimizer, grads, variables)
+        if tf is not None and keras.backend.backend() == "tensorflow":
+            tf.__internal__.distribute.interim.maybe_merge_call(
+                _keep_unless, tf.distribute.get_strategy(), state, saved, update)
+        else:  # JAX: one program over the global batch, no cross-replica context
+            for variable, value in zip(state, saved):
+                variable.assign(ops.where(update, variable.value, value))
         self._track_discriminator(total, penalties, real_logits, fake_logits)
         self._trackers["d_accuracy"].update_state(accuracy)
-        self._trackers["d_updated"].update_state(tf.cast(update, "float32"))
+        self._trackers["d_updated"].update_state(ops.cast(update, "float32"))
+
+    def _global_accuracy(self, real_logits, fake_logits):
+        """D's accuracy over the global batch: real scored real, fake scored fake."""
+        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+        correct = (ops.sum(ops.cast(real_logits > threshold, "float32"))
+                   + ops.sum(ops.cast(fake_logits <= threshold, "float32")))
+        count = ops.cast(ops.size(real_logits) + ops.size(fake_logits), "float32")
+        _, num_replicas = self._replica_info()
+        if num_replicas > 1:
+            correct, count = ops.unstack(self._cross_replica_sum(ops.stack([correct, count])))
+        return correct / count
 
     def _generator_loss(self, z, cond):
         """GAN's generator loss; with a mode-seeking weight, on a second latent per sample
         too (same labels), plus the mode-seeking term."""
         if not self.mode_seeking_weight:
             return super()._generator_loss(z, cond)
-        z2 = self._global_slice(
-            lambda b, s: tf.random.stateless_normal(
-                (b, self.latent_dim), seed=tf.random.experimental.stateless_fold_in(s, 1)),
-            tf.shape(z)[0], _MAX_D_STEPS)  # G's latent stream, folded
-        pairs = tuple(tf.concat([c, c], axis=0) for c in cond)
-        fake = self._g(tf.concat([z, z2], axis=0), pairs, training=True)
+        # G's latent stream, folded.
+        z2 = self._random("normal", ops.shape(z)[0], (self.latent_dim,), _MAX_D_STEPS, fold=1)
+        pairs = tuple(ops.concatenate([c, c], axis=0) for c in cond)
+        fake = self._g(ops.concatenate([z, z2], axis=0), pairs, training=True)
         g_loss = self.generator_loss_fn(self._d(fake, pairs))
-        first, second = tf.split(tf.cast(fake, "float32"), 2)
-        diversity = (tf.reduce_mean(tf.abs(first - second))
-                     / tf.reduce_mean(tf.abs(tf.cast(z - z2, "float32"))))
+        first, second = ops.split(ops.cast(fake, "float32"), 2)
+        diversity = (ops.mean(ops.abs(first - second))
+                     / ops.mean(ops.abs(ops.cast(z - z2, "float32"))))
         self._trackers["g_loss"].update_state(g_loss)
         self._trackers["diversity"].update_state(diversity)
         return g_loss + self.mode_seeking_weight / (diversity + 1e-5)
@@ -273,18 +284,6 @@ class GAN3D(GAN):
         output is already in [0, 1], inside the [-1, 1] that the base class clips to.
         """
         return super().generate(n, z, labels, seed, batch_size)
-
-
-def _global_accuracy(real_logits, fake_logits, loss_name):
-    """D's accuracy over the global batch: real scored real, fake scored fake."""
-    threshold = 0.5 if loss_name == "least_squares" else 0.0
-    correct = (tf.reduce_sum(tf.cast(real_logits > threshold, "float32"))
-               + tf.reduce_sum(tf.cast(fake_logits <= threshold, "float32")))
-    count = tf.cast(tf.size(real_logits) + tf.size(fake_logits), "float32")
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-        correct, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [correct, count])
-    return correct / count
 
 
 def _keep_unless(distribution, state, saved, update):

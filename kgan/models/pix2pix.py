@@ -31,7 +31,7 @@ pix2pix has no latent: ``generate()`` raises a ``ValueError`` pointing to ``tran
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from kgan._validation import check_images
 from kgan.gan import GAN
@@ -40,7 +40,7 @@ from kgan.models._common import register_translator_entry
 
 try:
     import tensorflow as tf
-except ImportError:  # the model and translate() are backend-neutral; fit needs TensorFlow
+except ImportError:  # JAX without TensorFlow: fit takes arrays and Python iterables
     tf = None
 
 
@@ -137,9 +137,6 @@ class Pix2Pix(ImageTranslator, GAN):
         Isola et al. 2017, arXiv:1611.07004.
     """
 
-    #: Its training step is still written with tf.GradientTape (issue 19: port it to
-    #: kgan.trainers' primitives); fit on JAX says so before any step.
-    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, l1_weight=100.0)
     compile_config_attributes = ("l1_weight",)
 
@@ -201,7 +198,7 @@ class Pix2Pix(ImageTranslator, GAN):
 
     # ------------------------------------------------------------------ training
     def _check_first_batch(self, x, y):
-        if isinstance(x, tf.data.Dataset):
+        if tf is not None and isinstance(x, tf.data.Dataset):
             element = next(iter(x.take(1)), None)
             if element is None:
                 raise ValueError("The training dataset is empty: it yielded no batch.")
@@ -225,45 +222,56 @@ class Pix2Pix(ImageTranslator, GAN):
             f"(source, target, labels)); received a single {kind}. Load a paired data set "
             "such as kgan.data.load('edges2fashion'), or pass fit(x=sources, y=targets).")
 
-    def train_step(self, data):
+    def _gan_step(self, data):
+        """One step: D on (source, target) vs (source, G(source)), then G on the adversarial
+        loss plus ``l1_weight`` * L1, from the one forward pass G(source) (so its dropout
+        masks are the ones D's update saw)."""
         source, target = self._split_pair(data)
         # float32 data under any dtype policy: the networks cast to their compute dtype.
-        source = tf.cast(source, "float32")
-        target = tf.cast(target, "float32")
+        source = ops.cast(source, "float32")
+        target = ops.cast(target, "float32")
         _, num_replicas = self._replica_info()
-        with tf.GradientTape() as g_tape:
+        variables = self.generator.trainable_variables
+
+        def loss_fn():
             fake = self.generator(source, training=True)
-            with g_tape.stop_recording():
-                d_loss, real_logits, fake_logits = self._discriminator_update(
-                    source, target, tf.stop_gradient(fake), num_replicas)
-            fake_logits_g = self._d(source, fake)
-            adversarial = self.generator_loss_fn(fake_logits_g)
-            l1 = tf.reduce_mean(tf.abs(tf.cast(target, "float32") - tf.cast(fake, "float32")))
+            # D's update takes G's output as data: no gradient reaches G through it.
+            d_loss, real_logits, fake_logits = self._translation_discriminator_update(
+                source, target, ops.stop_gradient(fake), num_replicas)
+            adversarial = self.generator_loss_fn(self._d(source, fake))
+            l1 = ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(fake, "float32")))
             total = adversarial + self.l1_weight * l1
             scaled = self.g_optimizer.scale_loss(total / num_replicas)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(g_tape.gradient(scaled, variables), variables)
+            return (scaled,), (d_loss, real_logits, fake_logits, adversarial, l1)
+
+        _, aux, (grads,) = self._value_and_grads(loss_fn, [variables])
+        d_loss, real_logits, fake_logits, adversarial, l1 = aux
+        self._apply(self.g_optimizer, grads, variables)
         self._trackers["d_loss"].update_state(d_loss)
         self._trackers["g_loss"].update_state(adversarial)
         self._trackers["l1"].update_state(l1)
         self._trackers["d_real_acc"].update_state(
-            tf.reduce_mean(tf.cast(real_logits > 0, "float32")))
+            ops.mean(ops.cast(real_logits > 0, "float32")))
         self._trackers["d_fake_acc"].update_state(
-            tf.reduce_mean(tf.cast(fake_logits <= 0, "float32")))
+            ops.mean(ops.cast(fake_logits <= 0, "float32")))
         return {m.name: m.result() for m in self.metrics}
 
     def _d(self, source, image, training=True):
-        return tf.cast(self.discriminator([source, image], training=training), "float32")
+        return ops.cast(self.discriminator([source, image], training=training), "float32")
 
-    def _discriminator_update(self, source, target, fake, num_replicas):
-        with tf.GradientTape() as tape:
+    def _translation_discriminator_update(self, source, target, fake, num_replicas):
+        variables = self.discriminator.trainable_variables
+
+        def loss_fn():
             real_logits = self._d(source, target)
             fake_logits = self._d(source, fake)
             d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
-            scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
-        return d_loss, real_logits, fake_logits
+            return ((self.d_optimizer.scale_loss(d_loss / num_replicas),),
+                    (d_loss, real_logits, fake_logits))
+
+        _, losses, (grads,) = self._value_and_grads(loss_fn, [variables])
+        self._apply(self.d_optimizer, grads, variables)
+        return losses
 
 
 def _register(name, dataset, image_shape, source_channels, model_kwargs, recipe, **weights):

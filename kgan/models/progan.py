@@ -3,8 +3,8 @@
 Generator and discriminator grow 4x4 -> 8x8 -> ... -> the image size; every new resolution
 block fades in (alpha 0 -> 1 over ``fade_images`` training images) and then stabilises for
 ``stable_images``. The growth is a schedule inside the networks (``kgan.layers.GrowthSchedule``
-counts the training images in a variable saved with the weights), so ``fit`` grows the model,
-``kgan.jax_training.fit_jax`` too, and a run resumed from its weights or from
+counts the training images in a variable saved with the weights), so ``fit`` grows the model
+on TensorFlow and on JAX, and a run resumed from its weights or from
 ``BackupAndRestore`` continues mid-growth. Every block is built (and computed) from the
 start: below the current stage its output is blended away with weight 0, which costs compute
 at 32x32 but keeps one static graph.

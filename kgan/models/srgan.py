@@ -34,13 +34,14 @@ pixel MSE (SRResNet's loss).
 import warnings
 
 import keras
-from keras import layers
+from keras import layers, ops
 
-from kgan.gan import GAN, _dense
+from kgan.gan import GAN
+from kgan.trainers.base import _static_rank
 
 try:
     import tensorflow as tf
-except ImportError:  # only train_step uses tf
+except ImportError:  # JAX without TensorFlow: fit takes arrays and Python iterables
     tf = None
 
 from kgan._validation import check_images
@@ -239,9 +240,6 @@ class SRGAN(ImageTranslator, GAN):
     """
 
     directions = (None,)
-    #: Its training step is still written with tf.GradientTape (issue 19: port it to
-    #: kgan.trainers' primitives); fit on JAX says so before any step.
-    train_backends = ("tensorflow",)
     compile_defaults = dict(GAN.compile_defaults, learning_rate=1e-4)
     compile_config_attributes = ("stage", "content", "content_layer", "vgg19_weights",
                                  "adversarial_weight")
@@ -342,7 +340,7 @@ class SRGAN(ImageTranslator, GAN):
 
     # ------------------------------------------------------------------ training
     def _check_first_batch(self, x, y):
-        if isinstance(x, tf.data.Dataset):
+        if tf is not None and isinstance(x, tf.data.Dataset):
             element = next(iter(x.take(1)), None)
             if element is None:
                 raise ValueError("The training dataset is empty: it yielded no batch.")
@@ -361,33 +359,41 @@ class SRGAN(ImageTranslator, GAN):
                 "kgan.data.load('fashion_x4') yields; received a single tensor.")
         return data[0], data[1]
 
-    def train_step(self, data):
+    def _gan_step(self, data):
+        """One step: in the ``"gan"`` stage D's update on the one generator pass G(source),
+        then G on content + ``adversarial_weight`` * adversarial; in ``"pretrain"`` G on
+        the MSE alone."""
         source, target = self._split_pair(data)
-        if source.shape.rank is not None:
+        if _static_rank(source) is not None:
             check_images(source, self.source_shape(), static=True)
             check_images(target, self.image_shape, static=True)
-        source = tf.cast(source, "float32")  # G casts to its compute dtype
-        target = tf.cast(target, "float32")
+        source = ops.cast(source, "float32")  # G casts to its compute dtype
+        target = ops.cast(target, "float32")
         _, num_replicas = self._replica_info()
-        with tf.GradientTape() as g_tape:
-            # One generator pass serves both players: D's update reads it unrecorded.
-            fake = tf.cast(self.generator(source, training=True), "float32")
-            mse = tf.reduce_mean(tf.square(fake - target))
+        variables = self.generator.trainable_variables
+
+        def loss_fn():
+            # One generator pass serves both players: D's update takes it as data.
+            fake = ops.cast(self.generator(source, training=True), "float32")
+            mse = ops.mean(ops.square(fake - target))
+            content = adversarial = None
             if self.stage == "pretrain":
                 g_loss = mse
             else:
-                with g_tape.stop_recording():
-                    self._discriminator_update(target, tf.stop_gradient(fake), num_replicas)
+                self._discriminator_update(target, ops.stop_gradient(fake), num_replicas)
                 content = self._content_loss(fake, target, mse)
                 adversarial = self.generator_loss_fn(self._d(fake, ()))
                 g_loss = content + self.adversarial_weight * adversarial
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(_dense(g_tape.gradient(scaled, variables)), variables)
+            return (scaled,), (mse, g_loss, content, adversarial)
+
+        _, aux, (grads,) = self._value_and_grads(loss_fn, [variables])
+        mse, g_loss, content, adversarial = aux
+        self._apply(self.g_optimizer, grads, variables)
         self._trackers["mse"].update_state(mse)
         # PSNR of [-1, 1] images: peak-to-peak 2, so 10 log10(4 / MSE).
         self._trackers["psnr"].update_state(
-            10.0 * tf.math.log(4.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0))
+            10.0 * ops.log(4.0 / ops.maximum(mse, 1e-10)) / ops.log(10.0))
         if self.stage == "gan":
             self._trackers["g_loss"].update_state(g_loss)
             self._trackers["content_loss"].update_state(content)
@@ -395,26 +401,31 @@ class SRGAN(ImageTranslator, GAN):
         return {m.name: m.result() for m in self.metrics}
 
     def _discriminator_update(self, target, fake, num_replicas):
-        with tf.GradientTape() as tape:
+        variables = self.discriminator.trainable_variables
+
+        def loss_fn():
             real_logits = self._d(target, ())
             fake_logits = self._d(fake, ())
             d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
-            scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+            return ((self.d_optimizer.scale_loss(d_loss / num_replicas),),
+                    (d_loss, real_logits, fake_logits))
+
+        _, (d_loss, real_logits, fake_logits), (grads,) = self._value_and_grads(
+            loss_fn, [variables])
+        self._apply(self.d_optimizer, grads, variables)
         self._trackers["d_loss"].update_state(d_loss)
         self._trackers["d_real_acc"].update_state(
-            tf.reduce_mean(tf.cast(real_logits > 0, "float32")))
+            ops.mean(ops.cast(real_logits > 0, "float32")))
         self._trackers["d_fake_acc"].update_state(
-            tf.reduce_mean(tf.cast(fake_logits <= 0, "float32")))
+            ops.mean(ops.cast(fake_logits <= 0, "float32")))
 
     def _content_loss(self, fake, target, mse):
         net = self._content_net.model
         if net is None:
             return mse
-        both = tf.cast(net(tf.concat([fake, target], 0), training=False), "float32")
-        fake_features, real_features = tf.split(both, 2, axis=0)
-        return tf.reduce_mean(tf.square(fake_features - tf.stop_gradient(real_features)))
+        both = ops.cast(net(ops.concatenate([fake, target], 0), training=False), "float32")
+        fake_features, real_features = ops.split(both, 2, axis=0)
+        return ops.mean(ops.square(fake_features - ops.stop_gradient(real_features)))
 
 
 class _Frozen:

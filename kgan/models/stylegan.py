@@ -6,7 +6,7 @@ per-pixel noise scaled by a learned per-channel weight is added and AdaIN sets e
 channel's scale and bias from a per-layer affine map of w (the "style"). Two layers per
 resolution give ``num_ws = 2 * log2(H / 2)`` styles (8 at 32x32).
 
-In training (inside the generator's own training call, so ``fit`` and ``fit_jax`` run it):
+In training (inside the generator's own training call, so ``fit`` runs it on either backend):
 
 * style mixing regularization: with probability ``mixing_prob`` a second latent is mapped
   and the styles from a random crossover layer on come from it;

@@ -123,6 +123,24 @@ def write_text_atomically(path, text):
     return path
 
 
+def save_npz_atomically(path, compressed=False, **arrays):
+    """``np.savez[_compressed](path, **arrays)`` via a temp file in the same folder and
+    ``os.replace``: parallel readers of a cache never see half a file."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            (np.savez_compressed if compressed else np.savez)(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 def fsync(path):
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -6,8 +6,6 @@ compiles fresh optimizers from the recipe for fine-tuning.
 """
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -16,34 +14,58 @@ import numpy as np
 
 from kgan.images import sample_images, save_grid
 from kgan.zoo import _registry, _weights
+from kgan.zoo.hardware import hardware
 
 SAMPLE_SEED = 2024
 
 
-def hardware():
-    """A one-line description of the machine and accelerators used."""
-    if keras.backend.backend() == "jax":  # kgan.jax_training: machines without TensorFlow
-        import jax
+def write_run(model, name, out_dir, training, check_seed=123):
+    """Writes what :func:`load_run` publishes from, on any backend: ``<name>.entry.weights.h5``
+    (:func:`save_entry_weights`) and ``<name>.json``, the run's ``training`` facts (epochs,
+    steps, wall seconds, hardware, ``keras_backend``...) plus G's outputs on fixed latents.
 
-        gpus = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
-        framework = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    else:
-        import tensorflow as tf
+    ``tools/train_zoo.py --nopublish`` (and ``kgan train`` through it) writes it at the end of
+    a run, so a run trained where the card's metrics cannot be computed (the GPU machines have
+    JAX, the metrics' networks TensorFlow) is published elsewhere with ``--from_run``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights_path = out / f"{name}.entry.weights.h5"
+    save_entry_weights(model, name, weights_path)
+    n_check = 8 if getattr(model, "modality", "image") == "image" else 2  # clips are long
+    z = keras.ops.convert_to_numpy(keras.random.normal((n_check, model.latent_dim),
+                                                       seed=check_seed))
+    labels = [c % model.num_classes for c in range(n_check)] if model.conditional else None
+    images = np.asarray(check_outputs(model, z, labels), "float32")
+    report = {
+        "name": name,
+        "epochs_completed": training["epochs"],
+        "steps": training["steps"],
+        "wall_seconds": training["wall_seconds"],
+        "hardware": training.get("hardware") or hardware(),
+        "keras_backend": training.get("keras_backend") or keras.backend.backend(),
+        "stopped_early": bool(training.get("stopped_early", False)),
+        **{k: v for k, v in training.items()
+           if k not in ("epochs", "steps", "wall_seconds", "hardware", "keras_backend",
+                        "stopped_early")},
+        "weights": weights_path.name,
+        "sha256": _weights.sha256_of(weights_path),
+        "check": {"z": z.tolist(), "labels": labels, "images": images.tolist()},
+    }
+    _weights.write_text_atomically(out / f"{name}.json",
+                                   json.dumps(report, indent=1, default=str) + "\n")
+    return report
 
-        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-        framework = f"TensorFlow {tf.__version__}"
-    return (f"{platform.machine()} CPU x{os.cpu_count()}, "
-            f"{', '.join(gpus) if gpus else 'no GPU'}, {framework}")
 
+def load_run(name, run_dir, atol=0.05, mean_atol=0.005):
+    """Loads a run written by :func:`write_run` (``tools/train_zoo.py --nopublish``, on any
+    backend) under this backend and checks it.
 
-def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
-    """Loads a ``tools/train_zoo_jax.py`` run under this backend and checks it.
-
-    The run's report holds a few latents and the images JAX generated from them; the same
-    latents through the loaded model must give the same images, which proves the weights,
-    BatchNorm statistics and EMA survived the trip between backends. The tolerance is that
-    of float32 on different hardware: JAX runs GPU matmuls and convolutions in TF32 by
-    default (about 3 decimal digits), here the CPU computes in full float32 (a wrong or
+    The run's report holds a few latents and the images the run's model generated from them;
+    the same latents through the loaded model must give the same images, which proves the
+    weights, BatchNorm statistics and EMA survived the trip between backends. The tolerance
+    is that of float32 on different hardware: JAX runs GPU matmuls and convolutions in TF32
+    by default (about 3 decimal digits), here the CPU computes in full float32 (a wrong or
     missing tensor shows up as errors of order 1).
 
     Returns:
@@ -69,6 +91,7 @@ def load_jax_run(name, run_dir, atol=0.05, mean_atol=0.005):
         "hardware": report["hardware"],
         "keras_backend": report["keras_backend"],
         "stopped_early": report["stopped_early"],
+        **({"precision": report["precision"]} if "precision" in report else {}),
         "cross_backend_max_abs_error": round(error, 6),
         "cross_backend_mean_abs_error": round(float(diff.mean()), 7),
     }
