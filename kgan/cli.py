@@ -164,7 +164,9 @@ def _cmd_sample(args):
     if FLAGS.label and _has_text(name):
         raise ValueError(f"{name} takes captions, not labels: use --text.")
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
-    out = FLAGS.out or f"{name}_samples.png"
+    out = Path(FLAGS.out or f"{name}_samples.png")
+    if out.is_dir():  # an existing folder is a folder, whatever its name (run.v2/)
+        out = out / f"{name}_samples.png"
     if getattr(model, "default_captions", ()):
         _sample_text(model, name, out)
         return
@@ -222,7 +224,7 @@ def _sample_to_folder(model, name):
 
     writer, default_n, holds, noun = _FOLDER_SAMPLES[model.modality]
     folder = Path(FLAGS.out or f"{name}_samples")
-    if folder.suffix:
+    if folder.suffix and not folder.is_dir():
         raise ValueError(f"--out for {'an audio' if model.modality == 'audio' else 'a voxel'} "
                          f"model is a folder for {holds}; received {str(folder)!r} (drop the "
                          "extension).")

@@ -257,6 +257,18 @@ def from_numpy(images, labels=None, batch_size=128, shuffle=True, seed=None, rep
                     shuffle, seed, repeat)
 
 
+#: 1,000 MNIST test images inside the package (kgan/assets/README.md).
+EMBEDDED_MNIST = Path(__file__).resolve().parent / "assets" / "mnist_test_1000.npz"
+
+
+def embedded_mnist(batch_size=128, labels=False, seed=None):
+    """Batches of the 1,000 MNIST test digits shipped with kgan: data for the quick start on
+    a machine with neither a local copy nor a network (too few to train a model on)."""
+    with np.load(EMBEDDED_MNIST) as f:
+        images, classes = f["images"], f["labels"].astype("int32")
+    return from_numpy(images, classes if labels else None, batch_size, seed=seed, repeat=True)
+
+
 def load(name, split="train", batch_size=128, data_dir=None, labels=False, shuffle=True,
          seed=None, repeat=False, domain=None):
     """Loads a named data set as batches of float32 images in [-1, 1] (NHWC).

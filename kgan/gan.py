@@ -271,7 +271,9 @@ class GAN(backend_trainer(), keras.Model):
         if policy is not None and len(self.image_shape) != 3:
             raise ValueError(f"augment={augment!r} transforms images (H, W, C); {self.name} "
                              f"makes samples of shape {self.image_shape}.")
-        if policy is not None and type(self).train_step is not GAN.train_step:
+        own_step = (type(self).train_step is not GAN.train_step
+                    or type(self)._gan_step is not GAN._gan_step)
+        if policy is not None and own_step:
             raise ValueError(f"augment is applied by kgan.GAN's training step; "
                              f"{type(self).__name__} trains with its own and does not support "
                              f"it (received augment={augment!r}).")

@@ -137,11 +137,40 @@ def check_texts(text, n=None):
     return texts
 
 
+#: Words users type for the garments, and the encoders' words for them. Only words an encoder
+#: does not know are rewritten, and only into words it knows (see :func:`known_words`).
+SYNONYMS = {
+    "pants": "trousers", "jeans": "trousers", "slacks": "trousers", "tee": "tshirt",
+    "tees": "tshirt", "sweater": "pullover", "jumper": "pullover", "jacket": "coat",
+    "gown": "dress", "trainer": "sneaker", "trainers": "sneaker", "handbag": "bag",
+    "purse": "bag", "boots": "boot",
+}
+
+
+def known_words(text, vocabulary):
+    """``text`` with each word the vocabulary lacks replaced by one it has: a synonym from
+    :data:`SYNONYMS`, else the word's singular or plural ("a trouser" -> "a trousers",
+    "sneakers" -> "sneaker"); words with no such form are kept (and then ignored, with a
+    warning, by the encoder). Standardised like TextVectorization's default."""
+    vocabulary = set(vocabulary)
+    strip = str.maketrans("", "", string.punctuation)
+
+    def known(word):
+        candidates = (SYNONYMS.get(word), word[:-2] if word.endswith("es") else None,
+                      word[:-1] if word.endswith("s") else None, word + "s")
+        return next((c for c in candidates if c in vocabulary), word)
+
+    return " ".join(w if w in vocabulary else known(w)
+                    for w in text.lower().translate(strip).split())
+
+
 def encode_texts(encoder, texts, batch_size=1024):
     """Embeddings float32 ``(N, D)`` of a list of captions; warns (``UserWarning``) about
     captions that are empty or have no known word, which still get a (content-free)
-    embedding, and about unknown words, which are ignored."""
-    texts = check_texts(texts)
+    embedding, and about unknown words, which are ignored. Plurals, singulars and common
+    synonyms of known words are understood (:func:`known_words`)."""
+    vocabulary = encoder_vocabulary(encoder)
+    texts = [known_words(t, vocabulary) for t in check_texts(texts)]
     unknown = unknown_captions(encoder, texts)
     if unknown:
         shown = ", ".join(repr(t) for t in sorted(set(unknown))[:5])

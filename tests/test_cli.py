@@ -122,6 +122,22 @@ def test_sample_writes_wav_files_for_audio_entries(tmp_path, capsys):
         "00_class7.wav", "01_class7.wav"]
 
 
+def test_sample_into_an_existing_folder_whose_name_has_a_dot(tmp_path, capsys):
+    """``--out run.v2`` names a folder when that folder exists: images go inside it as
+    ``<name>_samples.png``, audio clips into it."""
+    from kgan import cli
+
+    run = tmp_path / "run.v2"
+    run.mkdir()
+    for name, expected in (("test_dcgan", "test_dcgan_samples.png"),
+                           ("test_wavegan", "00_class0.wav")):
+        cli.FLAGS.unparse_flags()
+        cli.main(cli._parse_flags(["kgan", "sample", name, "--nopretrained", "--n", "2",
+                                   "--out", str(run)]))
+        assert (run / expected).is_file()
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_sample_label_picks_the_classes(tmp_path, capsys):
     """--label once: --n samples of that class; repeated: one sample per label."""
     from PIL import Image

@@ -92,3 +92,36 @@ def test_image_folder(tmp_path):
 def test_uint8_pixels_round_trip_to_signed_unit():
     ds = kgan.data.from_numpy(np.array([[[0, 255]]], "uint8"), batch_size=1, shuffle=False)
     np.testing.assert_allclose(next(iter(ds)).numpy().ravel(), [-1.0, 1.0])
+
+
+def test_embedded_mnist_batches_are_real_digits():
+    images, labels = next(iter(data.embedded_mnist(batch_size=100, labels=True)))
+    assert images.shape == (100, 28, 28, 1) and labels.shape == (100,)
+    assert float(np.min(images)) == -1.0 and float(np.max(images)) == 1.0
+    x_test, y_test = data.load_arrays("mnist", "test")
+    with np.load(data.EMBEDDED_MNIST) as f:
+        np.testing.assert_array_equal(f["images"], x_test[:1000, ..., 0])
+        np.testing.assert_array_equal(f["labels"], y_test[:1000])
+
+
+@pytest.mark.slow
+def test_quickstart_falls_back_to_the_embedded_digits(tmp_path):
+    """No local MNIST and no network: the README's main job still fine-tunes, with a note
+    (in a subprocess: the tool defines absl flags of its own)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "quickstart.py"
+    script = (
+        "import sys, kgan.idx, kgan.datasets.remote as remote\n"
+        "kgan.idx.default_roots = lambda: []\n"
+        "remote.network_reachable = lambda *a, **k: False\n"
+        f"sys.argv = ['quickstart', '--out', {str(tmp_path)!r}, '--steps', '1']\n"
+        f"exec(compile(open({str(tool)!r}).read(), 'quickstart.py', 'exec'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1,000 MNIST test digits shipped in kgan/assets" in done.stdout
+    assert "fine-tuned 1 steps" in done.stdout
+    assert (tmp_path / "dcgan_mnist_finetuned_samples.png").exists()

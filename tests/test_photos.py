@@ -7,7 +7,6 @@ same way): what is checked is that exports compute what Keras computes, not imag
 """
 
 import base64
-import importlib.util
 import io
 import json
 import os
@@ -24,9 +23,10 @@ from PIL import Image
 
 import kgan
 from kgan import data, export
-from kgan.datasets import _photos, facades, horse2zebra
+from kgan.datasets import facades, horse2zebra
 from kgan.models.cyclegan import CycleGAN
 from kgan.translation import size_multiple
+from test_translation_export import load_apply_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -383,12 +383,6 @@ def test_bad_sizes_and_options(tmp_path):
 
 
 # ---------------------------------------------------------------------------- apply_filter
-def load_tool():
-    spec = importlib.util.spec_from_file_location("apply_filter",
-                                                  ROOT / "tools" / "apply_filter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -412,7 +406,7 @@ def colour_filters(labels2photo, tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["float32", "float16", "int8"])
 def test_apply_filter_keeps_colour_and_resolution(labels2photo, colour_filters, tmp_path, fmt,
                                                   capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     photo = pixels((1, 60, 80, 3), 5)[0]
     Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=95)
     out = tmp_path / "out.png"
@@ -434,7 +428,7 @@ def test_apply_filter_keeps_colour_and_resolution(labels2photo, colour_filters, 
 
 
 def test_apply_filter_converts_grey_and_rgba_photos(colour_filters, tmp_path, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = str(colour_filters["float32"])
     Image.fromarray(pixels((1, 32, 32, 1))[0, ..., 0]).save(tmp_path / "grey.png")
     Image.fromarray(pixels((1, 32, 32, 4))[0]).save(tmp_path / "rgba.png")
@@ -449,7 +443,7 @@ def test_apply_filter_converts_grey_and_rgba_photos(colour_filters, tmp_path, ca
 
 def test_apply_filter_bad_input_names_the_file_and_writes_nothing(colour_filters, tmp_path,
                                                                   capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = str(colour_filters["float32"])
     Image.fromarray(pixels((1, 32, 32, 3))[0]).save(tmp_path / "photo.png")
     out = tmp_path / "out.png"
@@ -479,7 +473,7 @@ def test_apply_filter_bad_input_names_the_file_and_writes_nothing(colour_filters
 
 
 def test_apply_filter_tiles_a_super_resolution_filter(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     model = kgan.zoo.load("test_srgan", pretrained=False)
     path = export.export_tflite(model, tmp_path, size=(16, 16))
     photo = pixels((1, 30, 41, 1), 2)[0, ..., 0]

@@ -1,6 +1,8 @@
 """Text-to-image: the fashion_captions data, the text encoder, Text2Image, its evaluation,
 CLI and SavedModel export (issue #10)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,20 @@ def test_empty_and_unknown_captions_warn_and_still_embed(encoder):
     with pytest.warns(UserWarning, match=r"does not know the word\(s\) 'red', 'velvet'"):
         partial = text.encode_texts(encoder, ["a red Velvet dress.", "a dress"])
     np.testing.assert_allclose(partial[0], partial[1], atol=1e-6)  # unknown words ignored
+
+
+@pytest.mark.parametrize("typed, known", [
+    ("a trouser", "a trousers"), ("blue jeans", "blue trousers"), ("pants", "trousers"),
+    ("two sneakers", "two sneaker"), ("an ankle boots", "an ankle boot"),
+    ("a Handbag!", "a bag"), ("dresses", "dress"), ("a tee", "a tshirt"),
+])
+def test_plurals_and_synonyms_reach_the_known_words(encoder, typed, known):
+    """Users type "a trouser" or "pants"; the encoder knows "trousers": both embed alike."""
+    assert text.known_words(typed, text.encoder_vocabulary(encoder)) == known
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "blue", "two": unknown, ignored, warned about
+        typed_e, known_e = text.encode_texts(encoder, [typed, known])
+    np.testing.assert_allclose(typed_e, known_e, atol=1e-6)
 
 
 @pytest.mark.parametrize("value, error, message", [

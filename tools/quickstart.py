@@ -23,8 +23,15 @@ def main(argv):
     before = sample_grid(model, out / f"{FLAGS.name}_samples.png")
     print(f"sample grid of the published {FLAGS.name}: {before.resolve()}")
     cfg = kgan.zoo.info(FLAGS.name)
-    data = kgan.data.load(cfg.dataset, batch_size=cfg.recipe.get("batch_size", 128),
-                          labels=model.num_classes > 0)
+    batch_size, labels = cfg.recipe.get("batch_size", 128), model.num_classes > 0
+    try:
+        data = kgan.data.load(cfg.dataset, batch_size=batch_size, labels=labels)
+    except FileNotFoundError as err:
+        if cfg.dataset != "mnist":
+            raise app.UsageError(str(err).splitlines()[0]) from None
+        print("no local MNIST and no network: fine-tuning on the 1,000 MNIST test digits "
+              "shipped in kgan/assets")
+        data = kgan.data.embedded_mnist(batch_size, labels)
     history = model.fit(data, epochs=1, steps_per_epoch=FLAGS.steps, verbose=2)
     after = sample_grid(model, out / f"{FLAGS.name}_finetuned_samples.png")
     losses = {k: round(float(v[-1]), 3) for k, v in history.history.items()}
