@@ -198,10 +198,11 @@ def test_backup_and_restore_resumes_p(tmp_path, tiny_images):
     model = _model("ada", ada_kimg=1)
     model.ada_p.assign(0.5)
     _fit(model, tiny_images, callbacks=[BackupAndRestore(tmp_path, delete_checkpoint=False)])
-    p = float(model.ada_p.numpy())
-    assert p != 0.5
+    p = float(model.ada_p.numpy())  # 0.5 moved by a few steps (up and down may cancel)
+    assert 0.4 < p < 0.6
 
     resumed = _model("ada", ada_kimg=1)
+    assert float(resumed.ada_p.numpy()) == 0.0  # a fresh model's p: the restore must set it
     backup = BackupAndRestore(tmp_path, delete_checkpoint=False)
     _fit(resumed, tiny_images, callbacks=[backup])   # epoch 1 is done: restores, trains nothing
     assert backup.restored is not None

@@ -145,15 +145,17 @@ def test_float16_on_a_cpu_warns_and_points_to_bfloat16(monkeypatch):
 
 
 @pytest.mark.parametrize("value", ["float32", "bfloat16", "float16"])
-def test_cli_train_passes_precision(value, monkeypatch, capsys):
+def test_cli_train_passes_precision(value, monkeypatch, capsys, tmp_path):
     from kgan import cli, training
 
     calls = []
+    model = kgan.zoo.load("test_dcgan", pretrained=False)  # what the stubbed run returns
     monkeypatch.setattr(training, "train",
-                        lambda name, out, **kw: (calls.append(kw), (None, {}, 0.0))[1])
+                        lambda name, out, **kw: (calls.append(kw), (model, {}, 0.0))[1])
     monkeypatch.setattr(precision, "_has_gpu", lambda: False)
     cli.FLAGS.unparse_flags()
-    cli.main(cli._parse_flags(["kgan", "train", "test_dcgan", "--precision", value]))
+    cli.main(cli._parse_flags(["kgan", "train", "test_dcgan", "--precision", value,
+                               "--out", str(tmp_path)]))
     assert calls[0]["precision"] == value
     err = capsys.readouterr().err
     assert ("kgan: warning: float16 on a CPU is very slow" in err) == (value == "float16")
