@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgan import precision as kgan_precision
 from kgan.zoo import _weights
 from kgan.zoo.hardware import hardware
 
@@ -385,14 +386,9 @@ def train_classifier(dataset, epochs=6, batch_size=128, learning_rate=2e-3, weig
     )
     if precision not in ("float32", "bfloat16"):
         raise ValueError(f"precision must be 'float32' or 'bfloat16'; received {precision!r}.")
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(
-        "mixed_bfloat16" if precision == "bfloat16" else "float32")
-    try:
+    with kgan_precision.scope(precision):
         model = _build_classifier(cfg.image_shape, cfg.num_classes, name=cfg.name,
                                   **{**_ARCH, **arch})
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
         loss="sparse_categorical_crossentropy",
