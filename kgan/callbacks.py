@@ -2,6 +2,8 @@
 
 * ``SampleGrid`` writes the same fixed latents' samples every few epochs, to PNG and to
   TensorBoard, so progress (and mode collapse) is visible.
+* ``TranslationGrid`` does the same for image-to-image models: fixed inputs, their
+  translations (and targets, or cycles back for two-domain models).
 * ``BackupAndRestore`` is ``keras.callbacks.BackupAndRestore`` made safe against a kill at any
   moment (Keras writes its backup in place) and complete for GANs: both optimizers (moments,
   EMA averages, step counters, which also key kgan's stateless latents) and the seed
@@ -21,8 +23,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan.images import sample_images, sample_picture, save_grid
-from kgan.zoo import _weights
+from kgan.modalities.images import sample_images, sample_picture, save_grid
+from kgan.zoo import weights as zoo_weights
 from kgan.translation import comparison_images
 
 
@@ -123,7 +125,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             self._save_model()
 
     def _save_model(self):
-        bad = nonfinite_logs(self._logs) or _weights.nonfinite(_weights.state_variables(self.model))
+        bad = nonfinite_logs(self._logs) or zoo_weights.nonfinite(
+            zoo_weights.state_variables(self.model))
         if bad:
             warnings.warn(f"Not backing up to {self.backup_dir}: {', '.join(bad[:3])} hold "
                           "NaN or Inf. The previous backup is kept.", stacklevel=2)
@@ -133,11 +136,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._serial += 1
         name = f"backup-{self._serial:06d}.weights.h5"
         self.model.save_weights(str(folder / name))
-        _weights.fsync(folder / name)
+        zoo_weights.fsync(folder / name)
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                     "step": training_step(self.model), "weights": name,
                     "serial": self._serial, "rng": _rng_state(self.model)}
-        _weights.write_text_atomically(folder / self.METADATA, json.dumps(metadata))
+        zoo_weights.write_text_atomically(folder / self.METADATA, json.dumps(metadata))
         for old in folder.glob("backup-*.weights.h5"):
             if old.name != name:
                 old.unlink(missing_ok=True)
@@ -157,7 +160,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                              f"{folder}: call it on a batch, or load it from kgan.zoo.")
         _build_optimizers(self.model)
         try:
-            _weights.load_into(self.model, weights)
+            zoo_weights.load_into(self.model, weights)
             _restore_rng(self.model, metadata.get("rng", []))
         except ValueError as err:
             raise ValueError(f"{err} The backup in {folder} cannot resume this model; delete "
@@ -294,7 +297,7 @@ class NaNGuard(keras.callbacks.Callback):
             self._checked_step = training_step(self.model)
 
     def _take_snapshot(self):
-        variables = _weights.state_variables(self.model)
+        variables = zoo_weights.state_variables(self.model)
         values = [np.asarray(v.numpy()) for v in variables]
         bad = [v.path for v, x in zip(variables, values)
                if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x))]
@@ -322,19 +325,41 @@ class NaNGuard(keras.callbacks.Callback):
         print(self.error, flush=True)
 
 
+def translation_rows(model, a, b):
+    """Six rows for a two-domain model's grid (CycleGAN): A inputs, their a2b translations
+    and cycles back to A, then B inputs, b2a and back to B (``len(a) == len(b)`` columns)."""
+    a2b = model.translate(a, "a2b")
+    b2a = model.translate(b, "b2a")
+    return np.concatenate([a, a2b, model.translate(a2b, "b2a"),
+                           b, b2a, model.translate(b2a, "a2b")])
+
+
+def save_translation_grid(model, a, b, path):
+    """Writes :func:`translation_rows` as a PNG grid (6 rows) and returns its path."""
+    return save_grid(path, translation_rows(model, a, b), rows=6)
+
+
 class TranslationGrid(SampleGrid):
-    """``SampleGrid`` for image-to-image models: rows of ``source | output | target`` for
-    fixed ``sources`` / ``targets`` (float [-1, 1]), e.g. from
-    ``kgan.translation.paired_preview(dataset)``."""
+    """``SampleGrid`` for image-to-image models: a grid of fixed images (float [-1, 1])
+    translated every ``every_n_epochs`` epochs.
+
+    Paired models (pix2pix, SRGAN): ``sources`` / ``targets`` are pairs, e.g. from
+    ``kgan.translation.paired_preview(dataset)``, shown as rows of ``source | output |
+    target``. Two-domain models (CycleGAN) with ``cycle=True``: ``sources`` are images of
+    domain A and ``targets`` of domain B, not paired, shown as :func:`translation_rows`.
+    """
 
     def __init__(self, out_dir=None, sources=None, targets=None, every_n_epochs=1,
-                 log_dir=None):
+                 log_dir=None, cycle=False):
         super().__init__(out_dir, n=len(sources), every_n_epochs=every_n_epochs,
                          log_dir=log_dir)
-        self.sources, self.targets = sources, targets
+        self.sources, self.targets, self.cycle = sources, targets, cycle
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
             return
-        images, rows = comparison_images(self.model, self.sources, self.targets)
+        if self.cycle:
+            images, rows = translation_rows(self.model, self.sources, self.targets), 6
+        else:
+            images, rows = comparison_images(self.model, self.sources, self.targets)
         self._write(epoch, images, rows)

@@ -16,8 +16,8 @@
                 samples, or repeated, one per sample)
     kgan eval NAME [--n 10000]   (image-to-image models: L1, SSIM, classifier accuracy;
                 text-to-image: class / attribute agreement on held-out captions;
-                audio models: kgan.audio_metrics, --n 300;
-                voxel models: kgan.voxel_metrics, --n 1200)
+                audio models: kgan.evaluation.audio, --n 300;
+                voxel models: kgan.evaluation.voxels, --n 1200)
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER] [--size HxW]
@@ -152,9 +152,9 @@ def _cmd_train(args):
 
 def _cmd_sample(args):
     from kgan import zoo
-    from kgan.images import sample_images, save_grid
+    from kgan.modalities.images import sample_images, save_grid
 
-    from kgan.translation import ImageTranslator
+    from kgan.translation import TranslationGAN
     from kgan.zoo.publish import translation_grid
 
     name = _one_name(args)
@@ -170,7 +170,7 @@ def _cmd_sample(args):
     if getattr(model, "default_captions", ()):
         _sample_text(model, name, out)
         return
-    if isinstance(model, ImageTranslator):  # rows of test source | output | target
+    if isinstance(model, TranslationGAN):  # rows of test source | output | target
         n = FLAGS.n or 10
         path = translation_grid(model, zoo.info(name).dataset, out, n)
         print(f"wrote {n} translations of {name} (source | output | target) to {path}")
@@ -242,7 +242,7 @@ def _has_text(name):
 
 def _sample_text(model, name, out):
     """Text-to-image samples with their captions: --text given, or one row per class."""
-    from kgan.images import save_captioned_grid
+    from kgan.modalities.images import save_captioned_grid
 
     texts = FLAGS.text
     if not texts:
@@ -259,17 +259,17 @@ def _sample_text(model, name, out):
 
 def _cmd_eval(args):
     from kgan import zoo
-    from kgan.evaluation import evaluate_model
+    from kgan.evaluation import evaluate
 
     name = _one_name(args)
     model = zoo.load(name, pretrained=FLAGS.pretrained is not False)
-    result = evaluate_model(model, zoo.info(name).dataset, n=FLAGS.n)
+    result = evaluate(model, zoo.info(name).dataset, n=FLAGS.n)
     print(json.dumps(result, indent=2, default=float))
 
 
 def _cmd_export(args):
     from kgan import export
-    from kgan.translation import ImageTranslator
+    from kgan.translation import TranslationGAN
 
     logging.set_verbosity(logging.WARNING)  # TF logs every SavedModel write at INFO
     if len(args) != 1:
@@ -284,7 +284,7 @@ def _cmd_export(args):
         raise ValueError("--direction applies to --tflite only: SavedModels hold every "
                          "direction as its own signature.")
     model = export.load_exportable(args[0])
-    translator = isinstance(model, ImageTranslator)
+    translator = isinstance(model, TranslationGAN)
     if (FLAGS.direction or FLAGS.calibration_dir or FLAGS.size) and not translator:
         raise ValueError("--direction, --calibration_dir and --size apply to image-to-image "
                          f"models; {args[0]} generates from latents.")

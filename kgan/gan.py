@@ -1,32 +1,20 @@
-"""``kgan.GAN``: the Keras model every GAN family in kgan is built on.
+"""``kgan.GAN``: the core every GAN family in kgan is built on.
 
 A GAN is two networks playing a game (Goodfellow et al. 2014): the discriminator D learns to
-tell real images from generated ones, the generator G learns to fool it. ``GAN.train_step``
-runs ``d_steps`` discriminator updates, then one generator update, per batch, so users train
-with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars, on
-Keras' TensorFlow or JAX backend. ``compile(update="simultaneous")`` instead updates both
-players from one forward pass, as TensorFlow's DCGAN tutorial does (cheaper per batch; D and
-G see the same fakes).
+tell real samples from generated ones, the generator G learns to fool it. This module holds
+what every kind of GAN shares, backend-neutral: the two players, their optimizers (and the
+generator's EMA weights), ``compile`` and its configuration, serialization, and ``fit``'s
+checks before any step. Two kinds build on it, as keras-hub's tasks build on a backbone:
 
-The game is written once, in ``keras.ops``, in :mod:`kgan.trainers.base`; ``GAN`` inherits
-the training mixin of the active backend (:mod:`kgan.trainers.tensorflow`: ``train_step(data)``
-with ``tf.GradientTape``; :mod:`kgan.trainers.jax`: ``train_step(state, data)``, stateless).
-This module holds the model: the two players, their optimizers, EMA, configuration,
-serialization and generation.
+* :class:`kgan.latent.LatentGAN` (noise to samples: DCGAN, StyleGAN, WaveGAN, 3D-GAN, ...)
+  adds latents, ``generate`` and the standard game;
+* :class:`kgan.translation.TranslationGAN` (image to image: pix2pix, CycleGAN, SRGAN) adds
+  ``translate`` and paired or unpaired batches, each family playing its own game.
 
-On TensorFlow the step gives the same result on one device and under
-``tf.distribute.MirroredStrategy`` / ``MultiWorkerMirroredStrategy``:
-
-* losses are means over the replica's batch divided by ``num_replicas_in_sync``, because
-  Keras optimizers sum gradients across replicas;
-* latents and interpolation coefficients are drawn for the *global* batch from a stateless
-  RNG keyed on ``(seed, step)`` and each replica takes its own slice, so every replica gets
-  different latents and 1 or N replicas see exactly the same ones.
-
-With BatchNorm synchronised across replicas (the builders do this), 1 and N replicas then
-train to the same weights. Layers that look at the batch on purpose, minibatch
-discrimination and minibatch stddev, see each replica's share of it, as in the papers'
-multi-GPU setups; dropout masks also differ per replica.
+``GAN`` inherits the training mixin of Keras' active backend (:mod:`kgan.trainers`:
+``train_step(data)`` with ``tf.GradientTape`` on TensorFlow, ``train_step(state, data)``
+stateless on JAX), which runs the kind's ``_gan_step`` with the backend's gradients, so users
+train with plain ``model.compile()`` / ``model.fit(dataset)``, callbacks and progress bars.
 """
 
 import contextlib
@@ -34,79 +22,52 @@ import contextlib
 import numpy as np
 import keras
 
-try:
-    import tensorflow as tf
-except ImportError:
-    # The model, generate(), the weights and fit() on JAX are backend-neutral: machines
-    # with JAX but no TensorFlow train with KERAS_BACKEND=jax.
-    tf = None
-
 from kgan import augment as gan_augment
 from kgan import losses as gan_losses
-from kgan._validation import check_images, check_labels, check_latents
 from kgan.trainers import SUPPORTED_BACKENDS, backend_trainer, check_backend
-# Re-exported: families and tools import these from kgan.gan.
-from kgan.trainers.base import _AUGMENT_FOLDS  # noqa: F401
-from kgan.trainers.base import _MAX_D_STEPS  # noqa: F401
-from kgan.trainers.base import MAX_D_STEPS, OptimizerPair
-from kgan.trainers.base import split_batch as _split_batch
-
-if tf is not None:
-    from kgan.trainers.tensorflow import _dense, _multi_worker  # noqa: F401  (families)
-else:  # the TensorFlow-only steps that import these never run without TensorFlow
-    def _dense(grads):
-        return grads
-
-    def _multi_worker(strategy):
-        return False
+from kgan.trainers.base import MAX_D_STEPS, OptimizerPair, first_batch
 
 #: How ``train_step`` updates the two players (see ``GAN.compile``).
 UPDATE_MODES = ("alternating", "simultaneous")
 
-#: Every tracker a GAN may report, in the order logs list them.
-METRIC_NAMES = ("d_loss", "g_loss", "gp", "r1", "d_real_acc", "d_fake_acc")
-
 
 @keras.saving.register_keras_serializable(package="kgan")
 class GAN(backend_trainer(), keras.Model):
-    """Base class of every kgan family: a generator, a discriminator and the game between them.
+    """Base class of every kgan family: a generator, a discriminator and their optimizers.
+
+    Families subclass one of the two kinds, :class:`kgan.latent.LatentGAN` or
+    :class:`kgan.translation.TranslationGAN`, which add what the core leaves open: what the
+    generator takes, what a batch holds (``_check_batch``) and the training step
+    (``_gan_step``).
 
     Args:
-        generator: ``keras.Model`` mapping a latent batch ``(B, latent_dim)`` (and, when
-            ``num_classes > 0``, integer labels ``(B,)``) to images ``(B, H, W, C)`` in
-            [-1, 1].
-        discriminator: ``keras.Model`` mapping images (and labels) to logits ``(B, 1)``.
-        latent_dim: size of the latent vector z.
-        num_classes: number of classes for conditional models; 0 when unconditional.
-        seed: seed of the latent RNG used in training (latents are a pure function of
-            ``seed`` and the step number, which makes training reproducible and resumable).
+        generator: ``keras.Model`` making samples in [-1, 1] (from latents or from images,
+            as the kind says).
+        discriminator: ``keras.Model`` mapping samples (and what they are conditioned on)
+            to logits.
+        seed: seed of the training step's RNG (its draws are a pure function of ``seed``
+            and the step number, which makes training reproducible and resumable).
+
+    Every GAN also has ``latent_dim`` and ``num_classes``: 0 for families without latents
+    or classes (the image-to-image ones).
 
     Training on both backends:
         ``GAN`` inherits the training mixin of Keras' active backend
         (:func:`kgan.trainers.backend_trainer`), so ``fit`` runs Keras' own loop, callbacks
-        and ``steps_per_execution`` on TensorFlow and on JAX. The game itself
-        (:class:`kgan.trainers.base.GANTrainer`) is written once in ``keras.ops``.
+        and ``steps_per_execution`` on TensorFlow and on JAX. Each kind's step is written
+        once in ``keras.ops`` on the mixin's primitives (:mod:`kgan.trainers.base`).
 
-        Two optimizers, one slot: Keras' JAX trainer threads a single optimizer's variables
-        through its jitted steps, as the third part of the state ``(trainable,
-        non_trainable, optimizer, metrics)``, and writes them back in ``jax_state_sync()``.
-        ``compile`` therefore sets ``model.optimizer`` to an
-        :class:`~kgan.trainers.base.OptimizerPair` whose ``variables`` are
-        ``d_optimizer.variables + g_optimizer.variables`` (slots, iteration counters, the
-        generator's EMA weights, loss-scale state). The JAX ``train_step(state, data)``
-        maps every variable to its value in ``state`` inside one ``keras.StatelessScope``,
-        runs the shared game (each player's update goes through its own optimizer's
-        ``stateless_apply``) and reads the new values back in the same order. Keras then
-        builds, threads, syncs (callbacks such as ``BackupAndRestore`` see both optimizers'
-        state mid-epoch) and counts both optimizers without knowing there are two. The pair
-        is not saved: weight files keep their ``d_optimizer`` / ``g_optimizer`` entries.
-        On TensorFlow the same game runs with ``tf.GradientTape`` and each optimizer's
-        ``apply``; the pair only serves Keras' callbacks and ``summary()`` there.
+        Two optimizers, one slot: ``compile`` sets ``model.optimizer`` to an
+        :class:`~kgan.trainers.base.OptimizerPair` holding ``d_optimizer`` and
+        ``g_optimizer``, so Keras' trainers (JAX's state threading, ``BackupAndRestore``,
+        ``summary()``) handle both without knowing there are two. The pair is not saved:
+        weight files keep their ``d_optimizer`` / ``g_optimizer`` entries.
 
     Example:
         >>> model = kgan.zoo.load("test_dcgan", pretrained=False)   # compiled
+        >>> isinstance(model, kgan.GAN), isinstance(model, kgan.LatentGAN)
+        (True, True)
         >>> model.fit(kgan.data.load("mnist", batch_size=32), steps_per_epoch=2)
-        >>> images = model.generate(16, seed=0)                   # (16, 28, 28, 1) in [-1, 1]
     """
 
     #: Arguments ``compile()`` uses when called without them; families override this.
@@ -125,6 +86,9 @@ class GAN(backend_trainer(), keras.Model):
     #: ``l1_weight``): saved in the compile config under their names, so a loaded model is
     #: compiled with them again.
     compile_config_attributes = ()
+    #: Every tracker the family may report, in the order logs list them (``gp`` and ``r1``
+    #: only while their weights are non-zero).
+    metric_names = ()
     #: ``compile(augment=...)``'s canonical policy (None: off) and, with ``"ada"``, the
     #: non-trainable float32 variable holding ADA's probability p.
     augment = None
@@ -132,19 +96,17 @@ class GAN(backend_trainer(), keras.Model):
     #: The Keras backends this family's training step runs on (``fit`` refuses the others
     #: before any step). Families whose step is still written in TensorFlow narrow it.
     train_backends = SUPPORTED_BACKENDS
+    #: Size of the latent vector z and number of classes (0: none); LatentGAN sets both.
+    latent_dim = 0
+    num_classes = 0
 
-    def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(latent_dim)
-        self.num_classes = int(num_classes)
         self.seed = int(seed)
-        self._trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in METRIC_NAMES
-        }
-        self._active_metric_names = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self._active_metric_names = self._reported_metrics(gp_weight=0.0, r1_weight=0.0)
         if generator.built and discriminator.built:
             self.built = True
 
@@ -244,40 +206,26 @@ class GAN(backend_trainer(), keras.Model):
         self.ema_decay = float(cfg["ema_decay"])
         self.update = cfg["update"]
         self._set_augment(policy, ada_target, ada_kimg)
-        self._active_metric_names = tuple(
-            n for n in METRIC_NAMES
-            if (n != "gp" or self.gp_weight) and (n != "r1" or self.r1_weight)
-        )
+        self._active_metric_names = self._reported_metrics(self.gp_weight, self.r1_weight)
         self._kgan_compile_args = dict(kwargs)
         if self.built:
             # Slot variables must exist before load_weights / BackupAndRestore restore them.
             self.build_optimizers()
 
     def _check_augment(self, augment, ada_target, ada_kimg):
-        """Validates ``compile``'s augmentation arguments: ``(policy, target, kimg)``."""
-        policy, _, adaptive = gan_augment.parse_policy(augment)
-        if (ada_target is not None or ada_kimg is not None) and not adaptive:
-            raise ValueError(f"ada_target and ada_kimg configure augment='ada'; received "
-                             f"augment={augment!r}.")
-        target = gan_augment.ADA_TARGET if ada_target is None else ada_target
-        kimg = gan_augment.ADA_KIMG if ada_kimg is None else ada_kimg
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"ada_target must be in (0, 1), the range of E[sign(D(real))] "
-                             f"that ADA steers to (default {gan_augment.ADA_TARGET}); "
-                             f"received {ada_target!r}.")
-        if not kimg > 0:
-            raise ValueError(f"ada_kimg must be > 0 (default {gan_augment.ADA_KIMG}); "
-                             f"received {ada_kimg!r}.")
-        if policy is not None and len(self.image_shape) != 3:
-            raise ValueError(f"augment={augment!r} transforms images (H, W, C); {self.name} "
-                             f"makes samples of shape {self.image_shape}.")
-        own_step = (type(self).train_step is not GAN.train_step
-                    or type(self)._gan_step is not GAN._gan_step)
-        if policy is not None and own_step:
-            raise ValueError(f"augment is applied by kgan.GAN's training step; "
-                             f"{type(self).__name__} trains with its own and does not support "
-                             f"it (received augment={augment!r}).")
-        return policy, float(target), float(kimg)
+        """``compile``'s augmentation arguments as ``(policy, target, kimg)``. Augmentation
+        is applied by :class:`kgan.latent.LatentGAN`'s standard game, which checks them;
+        a family with a step of its own refuses them."""
+        if augment is not None or ada_target is not None or ada_kimg is not None:
+            raise ValueError(f"augment is applied by kgan.LatentGAN's standard game; "
+                             f"{type(self).__name__} trains with its own step and does not "
+                             f"support it (received augment={augment!r}).")
+        return None, gan_augment.ADA_TARGET, gan_augment.ADA_KIMG
+
+    def _reported_metrics(self, gp_weight, r1_weight):
+        """The names of :attr:`metric_names` that logs report under these penalty weights."""
+        return tuple(n for n in self.metric_names
+                     if (n != "gp" or gp_weight) and (n != "r1" or r1_weight))
 
     def _set_augment(self, policy, ada_target, ada_kimg):
         """Sets the policy; ``"ada"`` creates p (0) on the first such compile."""
@@ -364,8 +312,6 @@ class GAN(backend_trainer(), keras.Model):
             "name": self.name,
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "latent_dim": self.latent_dim,
-            "num_classes": self.num_classes,
             "seed": self.seed,
         }
 
@@ -378,45 +324,8 @@ class GAN(backend_trainer(), keras.Model):
 
     # ------------------------------------------------------------------ inference
     def call(self, inputs, training=False):
-        """Runs the generator: ``z`` or, for conditional models, ``[z, labels]``."""
+        """Runs the generator on its inputs (latents, ``[z, labels]``, or source images)."""
         return self.generator(inputs, training=training)
-
-    def generate(self, n=None, z=None, labels=None, seed=None, batch_size=256):
-        """Samples images from the generator (its EMA weights when trained with them).
-
-        Args:
-            n: number of images; defaults to ``len(z)``, else ``len(labels)``, else 64.
-            z: latents ``(n, latent_dim)``; drawn from N(0, I) with ``seed`` when omitted.
-            labels: integer classes ``(n,)`` for conditional models; cycles through the
-                classes (0, 1, ..., 0, 1, ...) when omitted.
-            seed: seed for the latents (and only them); None draws fresh ones.
-
-        Returns:
-            ``np.ndarray`` float32 in [-1, 1], shape ``(n, H, W, C)``.
-        """
-        if n is None and z is None and labels is not None and np.ndim(labels) == 1:
-            n = len(labels)  # generate(labels=[7] * 4): one sample per label
-        z = check_latents(z, n, self.latent_dim, seed)
-        n = len(z)
-        inputs = [z]
-        if self.conditional:
-            inputs.append(check_labels(labels, n, self.num_classes, required=False))
-        elif labels is not None:
-            raise ValueError(
-                f"labels were given but {self.name} is unconditional (num_classes=0); "
-                "drop the labels or use a conditional family such as cgan_mnist."
-            )
-        with self.inference_weights():
-            batches = [
-                keras.ops.convert_to_numpy(
-                    self.generator([x[i:i + batch_size] for x in inputs], training=False)
-                    if self.conditional
-                    else self.generator(z[i:i + batch_size], training=False)
-                )
-                for i in range(0, n, batch_size)
-            ]
-        images = np.concatenate(batches, axis=0).astype("float32")
-        return np.clip(images, -1.0, 1.0)
 
     def inference_weights(self):
         """Context manager that swaps the generator's EMA weights in, when there are any."""
@@ -427,8 +336,9 @@ class GAN(backend_trainer(), keras.Model):
         """``keras.Model.fit``, after checking the backend and the first batch.
 
         Runs on Keras' TensorFlow and JAX backends (others raise a ``RuntimeError`` naming
-        these two). Wrong image shapes, a [0, 255] range or missing / out-of-range labels
-        raise a ``ValueError`` before any training step runs.
+        these two). The first batch goes through the kind's ``_check_batch``: wrong image
+        shapes, a [0, 255] range, missing / out-of-range labels or unpaired images raise a
+        ``ValueError`` before any training step runs.
         """
         check_backend()
         backend = keras.backend.backend()
@@ -444,33 +354,13 @@ class GAN(backend_trainer(), keras.Model):
                 f"{self.name} is not compiled: call model.compile() (no arguments needed) "
                 "or load it with kgan.zoo.load(name), which compiles it."
             )
-        self._check_first_batch(x, y)
+        batch = first_batch(x, y)
+        if batch is not None:
+            self._check_batch(batch)
         return super().fit(x, y, *args, **kwargs)
 
-    def _check_first_batch(self, x, y):
-        if tf is not None and isinstance(x, tf.data.Dataset):
-            element = next(iter(x.take(1)), None)
-            if element is None:
-                raise ValueError("The training dataset is empty: it yielded no batch.")
-            images, labels = _split_batch(element)
-        elif x is None:
-            raise ValueError("fit() needs training data: a tf.data.Dataset, a "
-                             "keras.utils.PyDataset or an image array.")
-        elif isinstance(x, np.ndarray) or hasattr(x, "__array__") or (
-                tf is not None and isinstance(x, tf.Tensor)):
-            images, labels = x, y
-        else:  # Python generators / PyDatasets: checked at trace time in train_step.
-            return
-        check_images(images, self.image_shape)
-        if self.conditional:
-            if labels is None:
-                raise ValueError(
-                    f"{self.name} is conditional (num_classes={self.num_classes}) but the "
-                    "data has no labels: load it with kgan.data.load(name, labels=True)."
-                )
-            check_labels(labels, None, self.num_classes, required=True)
-
     def test_step(self, data):
+        """Keras' ``evaluate()`` hook, refused: a GAN has no validation loss."""
         raise NotImplementedError(
             "GANs have no validation loss; evaluate samples with kgan.metrics.evaluate()."
         )

@@ -88,6 +88,12 @@ def wasserstein_drift_discriminator_loss(real_logits, fake_logits):
 wasserstein_drift_generator_loss = wasserstein_generator_loss
 
 
+def l1_distance(x, y):
+    """Mean absolute difference of two image batches, in float32: pix2pix's L1 term and
+    CycleGAN's cycle and identity terms."""
+    return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
+
+
 def get(name):
     """Returns ``(generator_loss, discriminator_loss)`` for a loss name."""
     if name not in LOSS_NAMES:

@@ -26,8 +26,8 @@ from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import distribute, zoo
 from kgan import precision as kgan_precision
-from kgan.translation import ImageTranslator, paired_preview
-from kgan.zoo import _weights
+from kgan.translation import TranslationGAN, paired_preview
+from kgan.zoo import weights as zoo_weights
 
 
 def train(name, out_dir, data=None, epochs=None, batch_size=None, steps_per_epoch=None,
@@ -92,7 +92,7 @@ def _entry_or_family_cfg(name, data, image_size, channels):
                              "are resized to image_size x image_size.")
         shape = (int(image_size), int(image_size), int(channels))
         return zoo.family_cfg(name, shape, data)
-    from kgan.models._common import DATASETS
+    from kgan.models.common import DATASETS
 
     if data not in DATASETS:
         raise ValueError(f"Unknown data set {data!r} for family {name!r}; expected "
@@ -133,7 +133,7 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
                          model.num_classes > 0, recipe.get("seed", 0))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(model, ImageTranslator):
+    if isinstance(model, TranslationGAN):
         samples = kgan_callbacks.TranslationGrid(out / "samples", *paired_preview(cfg.dataset))
     else:
         rows = model.num_classes or len(getattr(model, "default_captions", ()))
@@ -154,7 +154,7 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
 
     def record_wall_time(*_):
         total = earlier + time.time() - start
-        _weights.write_text_atomically(wall_file, json.dumps({"total": total}))
+        zoo_weights.write_text_atomically(wall_file, json.dumps({"total": total}))
         return total
 
     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record_wall_time))
@@ -171,11 +171,11 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
         raise kgan_callbacks.DivergenceError(
             f"{err} The last good backup is in {out / 'backup'}: rerunning resumes from it.",
             err.step, err.good_step) from None
-    _weights.save_atomically(model, out / f"{name}.weights.h5")
+    zoo_weights.save_atomically(model, out / f"{name}.weights.h5")
     total = earlier
     if history.history:  # a finished run restarted trains no epoch: keep its time and history
         total = record_wall_time()
-        _weights.write_text_atomically(out / "history.json",
+        zoo_weights.write_text_atomically(out / "history.json",
                                        json.dumps(history.history, indent=1))
     return model, history.history, total
 

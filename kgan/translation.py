@@ -1,33 +1,64 @@
-"""What every image-to-image family (pix2pix, CycleGAN, SRGAN) shares: ``translate``.
+"""``kgan.TranslationGAN``: the kind of GAN that maps images to images (pix2pix, CycleGAN,
+SRGAN), and the helpers its tools share.
 
-An image-to-image GAN is deployed as a *filter*: image in, image out. A family mixes
-:class:`ImageTranslator` into its ``kgan.GAN`` subclass and provides two things:
+An image-to-image GAN is deployed as a *filter*: image in, image out. It has no latents:
+``translate(images, direction=None)`` takes the place of ``generate``. A family subclasses
+:class:`TranslationGAN` and sets:
 
 * ``directions``: the names ``translate`` accepts (``(None,)`` for one-way families,
   ``("a2b", "b2a")`` for CycleGAN); the first one is the default;
-* ``filter_model(direction)``: the ``keras.Model`` that maps a batch of source images in
-  [-1, 1] to output images in [-1, 1] (inference weights, e.g. the EMA ones, swapped in by
-  the caller through ``inference_weights()``).
+* ``filter_model(direction)`` when it has more than one: the ``keras.Model`` that maps a
+  batch of source images in [-1, 1] to output images in [-1, 1] (the generator otherwise);
+* ``batch_format``: what a training batch holds, named in errors; and its own
+  ``_gan_step``, since each family plays its own game (L1 + adversarial, cycles, content
+  losses).
 
 ``translate`` checks the images (shape, channels, range) against the filter's input with a
 ``ValueError`` naming what was expected, runs the filter in batches and returns float32
 images in [-1, 1]; export writes the same filter as an image-in, image-out signature.
+``fit`` checks its first batch once for every family: ``(source, target)`` pairs (a third
+element, labels, is ignored), or unpaired ``(a, b)`` batches for CycleGAN.
 """
 
 import keras
 import numpy as np
+from keras import ops
 
-from kgan._validation import check_images
+from kgan.gan import GAN
+from kgan.trainers.base import static_rank
+from kgan.validation import check_images
 
 
-class ImageTranslator:
-    """Mixin for ``kgan.GAN`` subclasses whose generator maps images to images."""
+class TranslationGAN(GAN):
+    """A GAN whose generator maps source images to target images; ``translate`` runs it.
+
+    Args:
+        generator: ``keras.Model`` mapping source images ``(B, H, W, C)`` in [-1, 1] to
+            outputs in [-1, 1] (possibly of another size or channel count).
+        discriminator: ``keras.Model`` judging outputs (with their sources, for pix2pix).
+        seed: seed of the training step's RNG.
+
+    Training batches are pairs ``(source, target)`` (``(a, b)`` for CycleGAN's unpaired
+    domains), or dicts with ``"source"`` and ``"target"``; ``fit(x=sources, y=targets)``
+    takes arrays.
+
+    Example:
+        >>> model = kgan.zoo.load("pix2pix_edges2fashion")
+        >>> isinstance(model, kgan.TranslationGAN), model.latent_dim
+        (True, 0)
+        >>> garments = model.translate(edges)                 # (N, 32, 32, 1) in [-1, 1]
+    """
 
     directions = (None,)
+    #: What a training batch holds and where to get one, for ``fit``'s errors.
+    batch_format = ("(source, target) pairs (a third element, labels, is ignored): a paired "
+                    "data set of kgan.data.load, or fit(x=sources, y=targets)")
 
     def filter_model(self, direction=None):
-        """The ``keras.Model`` mapping source images to outputs in ``direction``."""
-        raise NotImplementedError(f"{type(self).__name__} must define filter_model().")
+        """The ``keras.Model`` mapping source images to outputs in ``direction``: the
+        generator (families with several directions choose between their generators)."""
+        self.check_direction(direction)
+        return self.generator
 
     def check_direction(self, direction):
         """Returns ``direction`` (the default when None) or raises a ``ValueError``."""
@@ -88,12 +119,40 @@ class ImageTranslator:
                     f"{self.name} is not a zoo entry, so its data set is unknown: pass "
                     "dataset= (a kgan.data name) or your own source images.")
             dataset = zoo.info(self.name).dataset
-        (a, b), _ = _paired_arrays(dataset, split, None)
+        (a, b), _ = paired_arrays(dataset, split, None)
         images = (a, b)[self.directions.index(direction)]
         if not 1 <= int(n) <= len(images):
             raise ValueError(f"n must be in [1, {len(images)}]; received {n!r}.")
         pick = np.random.default_rng(seed).choice(len(images), int(n), replace=False)
         return images[np.sort(pick)].astype("float32") / 127.5 - 1.0
+
+    # ------------------------------------------------------------------ training
+    def split_pair(self, data):
+        """``(source, target)`` of a batch ``(source, target[, labels])`` or
+        ``{"source": ..., "target": ...}``; anything else raises a ``ValueError``."""
+        if isinstance(data, dict) and {"source", "target"} <= set(data):
+            return data["source"], data["target"]
+        if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+            return data[0], data[1]
+        kind = type(data).__name__ if not hasattr(data, "shape") else f"tensor {data.shape}"
+        raise ValueError(f"{type(self).__name__} trains on {self.batch_format}; received a "
+                         f"single {kind}.")
+
+    def _prepare_pair(self, data):
+        """``(source, target)`` of a training batch as float32 (each network casts to its
+        compute dtype), their shapes checked where they are known when the step is traced."""
+        source, target = self.split_pair(data)
+        for images, shape in ((source, self.source_shape()), (target, self.image_shape)):
+            if static_rank(images) is not None:
+                check_images(images, shape, static=True)
+        return ops.cast(source, "float32"), ops.cast(target, "float32")
+
+    def _check_batch(self, batch):
+        """``fit``'s first batch: sources of the filter's input shape and targets of the
+        output shape, both in [-1, 1]."""
+        source, target = self.split_pair(batch)
+        check_images(source, self.source_shape())
+        check_images(target, self.image_shape)
 
 
 def size_multiple(network):
@@ -152,24 +211,24 @@ def resize_filter(network, size):
 def paired_preview(dataset, n=8, split="test", data_dir=None):
     """The first ``n`` ``(sources, targets)`` of a paired data set's ``split``, float32 in
     [-1, 1]: fixed inputs for sample grids (``input | output | target``)."""
-    (sources, targets), _ = _paired_arrays(dataset, split, data_dir)
+    (sources, targets), _ = paired_arrays(dataset, split, data_dir)
     return tuple(np.asarray(a[:n], "float32") / 127.5 - 1.0 for a in (sources, targets))
 
 
-def _paired_arrays(dataset, split, data_dir):
-    """``((a, b), labels)`` uint8 arrays of a two-domain data set of ``kgan.datasets``."""
-    from kgan.datasets import DERIVED_DATASETS, module
+def paired_arrays(dataset, split, data_dir):
+    """``((a, b), labels)`` uint8 arrays of a two-domain data set of ``kgan.data.sets``."""
+    from kgan.data.sets import DERIVED_DATASETS, module
 
     arrays = module(dataset).load_arrays(split, data_dir) if dataset in DERIVED_DATASETS else None
     if not (isinstance(arrays, tuple) and isinstance(arrays[0], tuple)):
         raise ValueError(
-            f"{dataset!r} is not a two-domain data set ((a, b), labels) of kgan.datasets; "
+            f"{dataset!r} is not a two-domain data set ((a, b), labels) of kgan.data.sets; "
             "image-to-image tools need one such as 'edges2fashion'.")
     return arrays
 
 
 def comparison_images(model, sources, targets, direction=None):
-    """``(images, rows)`` for ``kgan.images.save_grid``: one row per example with the
+    """``(images, rows)`` for ``kgan.modalities.images.save_grid``: one row per example with the
     source, the model's output and the target side by side (grey sources are repeated to
     the output's channels)."""
     outputs = model.translate(sources, direction)

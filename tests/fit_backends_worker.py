@@ -128,7 +128,7 @@ def smoke(out):
     import tensorflow as tf
 
     from kgan import callbacks
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     model = _load("test_dcgan", {"ema_decay": 0.9, "steps_per_execution": 2})
     start = state_arrays(model)
@@ -158,7 +158,7 @@ def smoke(out):
     result["ema_count"] = len(ema)
     metadata = json.load(open(os.path.join(backup_dir, "training_metadata.json")))
     restored = _load("test_dcgan", {"ema_decay": 0.9})
-    _weights.load_into(restored, os.path.join(backup_dir, metadata["weights"]))
+    zoo_weights.load_into(restored, os.path.join(backup_dir, metadata["weights"]))
     result["backup_step"] = metadata["step"]
     result["backup_max_diff"] = max(float(np.abs(a - b).max())
                                     for a, b in zip(end, state_arrays(restored)))

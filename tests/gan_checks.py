@@ -4,12 +4,12 @@ import numpy as np
 import keras
 
 import kgan
-from kgan.translation import ImageTranslator
+from kgan.translation import TranslationGAN
 
 
 def is_translator(name):
-    """Whether zoo entry ``name`` is an image-to-image model (an ImageTranslator)."""
-    return isinstance(kgan.zoo.create(name), ImageTranslator)
+    """Whether zoo entry ``name`` is an image-to-image model (a TranslationGAN)."""
+    return isinstance(kgan.zoo.create(name), TranslationGAN)
 
 
 def tiny_pairs(model, batch_size=8, n=32, seed=0):
@@ -34,7 +34,7 @@ def tiny_captioned(model, batch_size=8, n=32, seed=0):
 
 
 def tiny_dataset(model, batch_size=8, n=32, seed=0):
-    if isinstance(model, ImageTranslator):
+    if isinstance(model, TranslationGAN):
         return tiny_pairs(model, batch_size, n, seed)
     if getattr(model, "default_captions", ()):
         return tiny_captioned(model, batch_size, n, seed)
@@ -57,7 +57,7 @@ def sample_range(model):
 
 
 def expected_metric_names(model):
-    if isinstance(model, ImageTranslator):  # each family reports its own loss terms
+    if isinstance(model, TranslationGAN):  # each family reports its own loss terms
         return {"d_loss", "g_loss", "d_real_acc", "d_fake_acc"} | {
             m.name for m in model.metrics}
     names = {"d_loss", "g_loss", "d_real_acc", "d_fake_acc",
@@ -80,7 +80,7 @@ def check_fit(model, steps=2):
 
 
 def check_generate(model):
-    if isinstance(model, ImageTranslator):
+    if isinstance(model, TranslationGAN):
         return check_translate(model)
     images = model.generate(5, seed=3)
     # Audio families generate waveforms, whatever representation they train on.
@@ -107,7 +107,7 @@ def check_translate(model):
 
 def sample_outputs(model, seed=1):
     """What a model makes from fixed inputs: samples, or translations of fixed sources."""
-    if isinstance(model, ImageTranslator):
+    if isinstance(model, TranslationGAN):
         rng = np.random.default_rng(seed)
         return model.translate(rng.uniform(-1, 1, (4, *model.source_shape())).astype("float32"))
     return model.generate(4, seed=seed)

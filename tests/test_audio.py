@@ -7,11 +7,11 @@ import keras
 import tensorflow as tf
 
 import kgan
-from kgan import audio
-from kgan.datasets import spoken_digits, spoken_digits_spectrogram
+from kgan.data.sets import spoken_digits, spoken_digits_spectrogram
+from kgan.modalities import audio
 from kgan.layers import LogMagnitude, PhaseShuffle
 from kgan.models import WaveGAN
-from kgan.zoo import _weights, publish
+from kgan.zoo import publish, weights as zoo_weights
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_specgan_statistics_travel_with_the_weights(tmp_path):
     np.testing.assert_array_equal(mean, spoken_digits_spectrogram.statistics()[0])
     path = publish.save_entry_weights(model, "test_specgan", tmp_path / "w.weights.h5")
     fresh = kgan.zoo.load("test_specgan", pretrained=False)
-    _weights.load_into(fresh, path)
+    zoo_weights.load_into(fresh, path)
     np.testing.assert_array_equal(fresh.statistics()[1], std)
     clips = fresh.generate(2, seed=0)
     assert clips.shape == (2, 16384, 1)
@@ -248,14 +248,15 @@ MIN_WAVEGAN_ACCURACY = 0.2
 def test_published_audio_gan_says_the_requested_digits(name, min_accuracy):
     """A published audio GAN: the project's classifier hears the digit it was asked for in
     at least ``min_accuracy`` of the clips, and they are about as loud as real speech."""
-    from kgan import audio_metrics, metrics
+    from kgan.evaluation import audio as audio_measures
+    from kgan.evaluation import measures
 
     cfg = kgan.zoo.info(name)
     model = kgan.zoo.load(name)
     labels = np.arange(30) % 10
     clips = model.generate(30, labels=labels, seed=3)
-    _, probs = audio_metrics.clip_features(clips)
-    assert metrics.label_accuracy(probs, labels) >= min_accuracy
+    _, probs = audio_measures.clip_features(clips)
+    assert measures.label_accuracy(probs, labels) >= min_accuracy
     real_rms = cfg.card["metrics"]["real_reference"]["rms"]
     rms = np.sqrt(np.mean(clips ** 2, axis=(1, 2))).mean()
     assert 0.5 * real_rms < rms < 2 * real_rms, (rms, real_rms)

@@ -105,7 +105,8 @@ def test_every_subcommand_rejects_bad_input_in_one_line(args, status, message, c
 
 
 def test_sample_writes_wav_files_for_audio_entries(tmp_path, capsys):
-    from kgan import audio, cli
+    from kgan import cli
+    from kgan.modalities import audio
 
     cli.FLAGS.unparse_flags()
     cli.main(cli._parse_flags(["kgan", "sample", "test_wavegan", "--nopretrained", "--n", "3",

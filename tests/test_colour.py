@@ -6,7 +6,7 @@ import pytest
 
 import kgan
 from kgan import data, zoo
-from kgan.datasets import cifar10
+from kgan.data.sets import cifar10
 from kgan.models.dcgan import DCGAN
 
 from test_cli import cli_in_process

@@ -6,8 +6,12 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan.datasets import sneaker2boot
-from kgan.models.cyclegan import METRIC_NAMES, CycleGAN, ImagePool, LinearDecay
+from kgan.data.sets import sneaker2boot
+from kgan.evaluation.classifiers import to_signed_unit
+from kgan.evaluation.translation import domain_transfer_scores
+from kgan.layers import ImagePool
+from kgan.models.cyclegan import METRIC_NAMES, CycleGAN
+from kgan.schedules import LinearDecay
 
 
 def pairs(n=16, batch_size=8, seed=0):
@@ -48,7 +52,7 @@ def test_sneaker2boot_batches_are_unpaired_and_seeded():
     np.testing.assert_array_equal(a, first(0)[0])
     assert not np.array_equal(a, first(1)[0])
     # The two domains are shuffled with different seeds: B's order is not A's.
-    ta, tb = (kgan.classifier.to_signed_unit(x) for x in sneaker2boot.domains("test"))
+    ta, tb = (to_signed_unit(x) for x in sneaker2boot.domains("test"))
     def index(x, pool):
         return [int(np.argmin(np.abs(pool - y).sum((1, 2, 3)))) for y in x]
 
@@ -187,6 +191,8 @@ def test_translate_both_directions_and_bad_input(tiny):
     assert a2b.shape == b2a.shape == (3, 28, 28, 1) and a2b.dtype == np.float32
     assert not np.allclose(a2b, b2a)
     assert tiny.filter_model("b2a") is tiny.generator_ba
+    assert tiny.filter_model("a2b") is tiny.generator_ab is tiny.generator
+    assert tiny.discriminator is tiny.discriminator_b
     assert tiny.source_shape("b2a") == (28, 28, 1)
     with pytest.raises(ValueError, match="Unknown direction 'x2y'.*'a2b', 'b2a'"):
         tiny.translate(images, direction="x2y")
@@ -194,8 +200,7 @@ def test_translate_both_directions_and_bad_input(tiny):
         tiny.translate(np.zeros((2, 32, 32, 1), "float32"))
     with pytest.raises(ValueError, match="wants 1 channel"):
         tiny.translate(np.zeros((2, 28, 28, 3), "float32"))
-    with pytest.raises(ValueError, match=r"Use model.translate\(images"):
-        tiny.generate(4)
+    assert not hasattr(tiny, "generate")  # a TranslationGAN: translate() instead
 
 
 def test_bad_construction():
@@ -203,11 +208,26 @@ def test_bad_construction():
         CycleGAN.build((30, 30, 1))
     tiny = CycleGAN.build((28, 28, 1), width=2, n_blocks=1, d_width=2)
     other = CycleGAN.build((32, 32, 1), width=2, n_blocks=1, d_width=2)
+    networks = {name: getattr(tiny, name) for name in CycleGAN.networks}
     with pytest.raises(ValueError, match="discriminator_a takes images of shape"):
-        CycleGAN(tiny.generator, tiny.discriminator, tiny.generator_ba, other.discriminator_a)
-    with pytest.raises(ValueError, match="no latent space"):
-        CycleGAN(tiny.generator, tiny.discriminator, tiny.generator_ba,
-                 tiny.discriminator_a, latent_dim=8)
+        CycleGAN(**{**networks, "discriminator_a": other.discriminator_a})
+    with pytest.raises(TypeError, match="positional"):  # four same-shaped networks: by name
+        CycleGAN(*networks.values())
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments.*latent_dim"):
+        CycleGAN(**networks, latent_dim=8)
+
+
+def test_weight_files_keep_their_layout(tiny, tmp_path):
+    """Keras keys weights by attribute path: the renamed networks keep the names files have
+    always used (generator, discriminator, generator_ba, discriminator_a), so the published
+    weights and earlier .keras files load."""
+    import h5py
+
+    path = tmp_path / "tiny.weights.h5"
+    tiny.save_weights(str(path))
+    with h5py.File(path) as f:
+        assert {"generator", "discriminator", "generator_ba", "discriminator_a"} <= set(f)
+        assert not {"generator_ab", "discriminator_b"} & set(f)
 
 
 def test_keras_round_trip_keeps_all_four_networks_and_pools(tiny, tmp_path):
@@ -241,8 +261,8 @@ def test_published_entry_loads_and_translates():
     cfg = kgan.zoo.info("cyclegan_sneaker2boot")
     assert cfg.weights and cfg.sha256 and cfg.card["sha256"] == cfg.sha256
     model = kgan.zoo.load("cyclegan_sneaker2boot")
-    a, b = (kgan.classifier.to_signed_unit(x[:64]) for x in sneaker2boot.domains("test"))
-    scores = kgan.models.cyclegan.evaluate(model, a, b)
+    a, b = (to_signed_unit(x[:64]) for x in sneaker2boot.domains("test"))
+    scores = domain_transfer_scores(model, a, b)
     card = cfg.card["metrics"]
     # 64 test images per domain against the card's 1,000: loose agreement.
     for key in ("a2b_target_share", "b2a_target_share"):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import kgan
-import kgan.idx
+import kgan.data.idx
 from kgan import data
-from kgan.datasets import remote
+from kgan.data import remote
 
 
 def test_mnist_batches_are_scaled_and_labelled():
@@ -69,7 +69,7 @@ def test_data_dir_and_truncated_files(tmp_path):
 
 
 def test_offline_without_local_copy_fails_fast_and_names_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setattr(kgan.idx, "default_roots", lambda: [tmp_path])
+    monkeypatch.setattr(kgan.data.idx, "default_roots", lambda: [tmp_path])
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.setattr(remote, "network_reachable", lambda: False)
     start = time.time()
@@ -114,8 +114,8 @@ def test_quickstart_falls_back_to_the_embedded_digits(tmp_path):
 
     tool = Path(__file__).resolve().parents[1] / "tools" / "quickstart.py"
     script = (
-        "import sys, kgan.idx, kgan.datasets.remote as remote\n"
-        "kgan.idx.default_roots = lambda: []\n"
+        "import sys, kgan.data.idx, kgan.data.remote as remote\n"
+        "kgan.data.idx.default_roots = lambda: []\n"
         "remote.network_reachable = lambda *a, **k: False\n"
         f"sys.argv = ['quickstart', '--out', {str(tmp_path)!r}, '--steps', '1']\n"
         f"exec(compile(open({str(tool)!r}).read(), 'quickstart.py', 'exec'))\n")

@@ -297,7 +297,7 @@ def _declared_format(fmt):
 
 
 def check_tflite_types(path, model, fmt):
-    interpreter = export._interpreter(path.read_bytes())
+    interpreter = export.tflite.make_interpreter(path.read_bytes())
     runner = interpreter.get_signature_runner("serving_default")
     inputs, output = runner.get_input_details(), runner.get_output_details()
     io_type = np.uint8 if fmt == "int8_uint8" else np.float32
@@ -433,15 +433,15 @@ def test_int8_samples_are_still_recognised(tmp_path, name):
     share of samples the classifier is confident about (max probability >= 0.9), and the
     int8 images must mostly get the float images' class.
     """
-    from kgan import classifier
+    from kgan.evaluation import classifiers
 
     cfg = kgan.zoo.info(name)
     model = kgan.zoo.load(name)
     path = export_as(model, tmp_path, "int8", calibration=256)
     inputs = export.calibration_inputs(model, 500, seed=7)
-    judge = classifier.load_classifier(cfg.dataset)
-    float_probs = classifier.predict(judge, keras_images(model, inputs))
-    int8_probs = classifier.predict(judge, export.run_tflite(path, inputs))
+    judge = classifiers.load_classifier(cfg.dataset)
+    float_probs = classifiers.predict(judge, keras_images(model, inputs))
+    int8_probs = classifiers.predict(judge, export.run_tflite(path, inputs))
     if model.conditional:
         float_rate = np.mean(float_probs.argmax(1) == inputs["label"])
         int8_rate = np.mean(int8_probs.argmax(1) == inputs["label"])

@@ -133,13 +133,13 @@ def test_jax_fit_smoke(jax_available, tmp_path):
 def _replay_tensorflow(name, config, init_path, monkeypatch, steps=worker.STEPS):
     import keras
 
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     if name in worker.DROPOUT_ENTRIES:
         monkeypatch.setattr(keras.layers.Dropout, "call",
                             lambda self, inputs, training=False: inputs)
     model = worker._load(name, config)
-    _weights.load_into(model, init_path)
+    zoo_weights.load_into(model, init_path)
     start = worker.state_arrays(model)
     worker.replay_draws(model)
     images, labels = worker.parity_data(model, steps * worker.BATCH)
@@ -152,7 +152,7 @@ def _replay_tensorflow(name, config, init_path, monkeypatch, steps=worker.STEPS)
 @pytest.mark.parametrize("index", range(len(PARITY_CASES)),
                          ids=[_case_id(c) for c in PARITY_CASES])
 def test_one_step_parity(index, jax_parity_runs, monkeypatch):
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     name, config = PARITY_CASES[index]
     folder = jax_parity_runs / str(index)
@@ -162,7 +162,7 @@ def test_one_step_parity(index, jax_parity_runs, monkeypatch):
     tf_model, start, tf_history = _replay_tensorflow(name, config, folder / "init.weights.h5",
                                                      monkeypatch)
     jax_model = worker._load(name, config)
-    _weights.load_into(jax_model, folder / "trained.weights.h5")
+    zoo_weights.load_into(jax_model, folder / "trained.weights.h5")
     want, got = worker.state_arrays(tf_model), worker.state_arrays(jax_model)
     assert len(want) == len(got)
     worst = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
@@ -193,7 +193,7 @@ CYCLEGAN_CASE = ("test_cyclegan", {"d_optimizer": _SGD, "g_optimizer": _SGD})
 
 @pytest.mark.slow
 def test_cyclegan_one_step_parity(jax_available, tmp_path, monkeypatch):
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     name, config = CYCLEGAN_CASE
     _run_worker(["parity", tmp_path, json.dumps([CYCLEGAN_CASE])], KGAN_PARITY_STEPS="1")
@@ -203,10 +203,10 @@ def test_cyclegan_one_step_parity(jax_available, tmp_path, monkeypatch):
     tf_model, _, tf_history = _replay_tensorflow(name, config, folder / "init.weights.h5",
                                                  monkeypatch, steps=1)
     jax_model = worker._load(name, config)
-    _weights.load_into(jax_model, folder / "trained.weights.h5")
+    zoo_weights.load_into(jax_model, folder / "trained.weights.h5")
     init_model = worker._load(name, config)
-    _weights.load_into(init_model, folder / "init.weights.h5")
-    for net in ("generator", "generator_ba", "discriminator", "discriminator_a"):
+    zoo_weights.load_into(init_model, folder / "init.weights.h5")
+    for net in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
         tf_update, jax_update = (
             np.concatenate([(np.asarray(w) - np.asarray(w0)).ravel() for w, w0 in zip(
                 getattr(m, net).get_weights(), getattr(init_model, net).get_weights())])
@@ -230,7 +230,7 @@ def test_jax_fit_translators(jax_available, tmp_path):
     """pix2pix and CycleGAN train with ``fit`` on JAX; the weights load under TensorFlow and
     translate as they did on JAX."""
     import kgan
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     _run_worker(["translators", tmp_path])
     result = json.loads((tmp_path / "translators.json").read_text())
@@ -240,7 +240,7 @@ def test_jax_fit_translators(jax_available, tmp_path):
         assert all(np.isfinite(v).all() and len(v) == 2 for v in run["history"].values())
         model = kgan.zoo.load(name, pretrained=False)
         untrained = [w.copy() for w in model.generator.get_weights()]
-        _weights.load_into(model, tmp_path / f"{name}.weights.h5")
+        zoo_weights.load_into(model, tmp_path / f"{name}.weights.h5")
         assert any(not np.array_equal(a, b)
                    for a, b in zip(untrained, model.generator.get_weights()))
         saved = np.load(tmp_path / f"{name}.npz")
@@ -253,7 +253,7 @@ def test_jax_fit_translators(jax_available, tmp_path):
 @pytest.mark.slow
 def test_jax_fit_without_tensorflow(jax_available, tmp_path):
     import kgan
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     _run_worker(["no_tensorflow", tmp_path])
     result = json.loads((tmp_path / "no_tensorflow.json").read_text())
@@ -266,7 +266,7 @@ def test_jax_fit_without_tensorflow(jax_available, tmp_path):
     assert "training step runs on Keras' tensorflow backend only" in result["refusal"]
     # What JAX wrote loads under TensorFlow and generates the same images.
     model = kgan.zoo.load("test_cgan", pretrained=False)
-    _weights.load_into(model, tmp_path / "trained.weights.h5")
+    zoo_weights.load_into(model, tmp_path / "trained.weights.h5")
     generated = np.load(tmp_path / "generated.npz")
     np.testing.assert_allclose(model.generate(z=generated["z"], labels=np.arange(4)),
                                generated["images"], atol=1e-5)

@@ -7,9 +7,10 @@ import tensorflow as tf
 
 import kgan
 from gan_checks import check_fit, check_keras_round_trip, tiny_dataset
-from kgan import voxel_metrics, voxels
-from kgan.datasets import shapes3d_32
+from kgan.evaluation import voxels as voxel_measures
+from kgan.data.sets import shapes3d_32
 from kgan.layers import MinibatchStdDev
+from kgan.modalities import voxels
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_render_npy_and_obj_files(tmp_path, test_split):
 
 def test_bad_voxel_grids_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"16\^3 grids but 32\^3 are needed"):
-        voxel_metrics.voxel_features(np.zeros((2, 16, 16, 16, 1)))
+        voxel_measures.voxel_features(np.zeros((2, 16, 16, 16, 1)))
     with pytest.raises(ValueError, match=r"voxel grids of shape \(N, D, D, D, 1\)"):
         voxels.write_obj(tmp_path / "x.obj", np.zeros((32, 32, 3)))
     with pytest.raises(ValueError, match=r"occupancy in \[0, 1\]"):
@@ -173,11 +174,11 @@ def test_bad_voxel_grids_get_clear_errors(tmp_path):
 
 def test_nearest_iou_finds_copies(test_split):
     grids, _ = test_split
-    iou = voxel_metrics.nearest_iou(grids[:4], grids[2:40])
+    iou = voxel_measures.nearest_iou(grids[:4], grids[2:40])
     np.testing.assert_allclose(iou[2:], 1.0)
     assert (iou[:2] < 1.0).all() and (iou[:2] > 0.0).all()
     with pytest.raises(ValueError, match="compare grids of one size"):
-        voxel_metrics.nearest_iou(grids[:2], np.zeros((2, 16, 16, 16, 1)))
+        voxel_measures.nearest_iou(grids[:2], np.zeros((2, 16, 16, 16, 1)))
 
 
 def test_sample_writes_a_grid_npy_and_obj_files(tmp_path, capsys):
@@ -203,20 +204,20 @@ def test_shipped_voxel_classifier_and_scores(test_split):
     """The published classifier (sha256-verified) sorts test grids, and score_voxels tells
     real shapes from blobs: balanced classes and a small distance for real grids, one
     class and a large distance for solid boxes."""
-    from kgan import classifier
+    from kgan.evaluation import classifiers
 
     grids, labels = test_split
-    model = classifier.load_classifier("shapes3d_32")
-    features, probs = voxel_metrics.voxel_features(grids[:300], model)
+    model = classifiers.load_classifier("shapes3d_32")
+    features, probs = voxel_measures.voxel_features(grids[:300], model)
     assert features.shape == (300, 128) and probs.shape == (300, 6)
     assert np.mean(probs.argmax(axis=1) == labels[:300]) >= 0.97
-    real = voxel_metrics.score_voxels(grids[300:600], model, nn_queries=20,
+    real = voxel_measures.score_voxels(grids[300:600], model, nn_queries=20,
                                       labels=labels[300:600])
     assert real["class_kl"] < 0.02 and 0.0 < real["nn_iou_to_train"] < 1.0
     assert real["label_accuracy"] >= 0.97
     boxes = np.zeros((300, 32, 32, 32, 1), "float32")
     boxes[:, 8:24, 1:20, 8:24] = 1.0
-    blobs = voxel_metrics.score_voxels(boxes, model, nn_queries=20)
+    blobs = voxel_measures.score_voxels(boxes, model, nn_queries=20)
     assert blobs["class_kl"] > 1.7 and blobs["frechet_distance"] > 10 * real["frechet_distance"]
 
 

@@ -89,7 +89,7 @@ def test_bare_weights_file_round_trips_under_tensorflow(tmp_path):
     """Runs without JAX too: a bare copy's G+D weights file (what publish.write_run and
     save_entry_weights write on any backend) round-trips into a compiled zoo model."""
     import kgan
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
     source = kgan.zoo.load("test_dcgan", pretrained=False)
     source.generate(2, seed=0)
@@ -98,5 +98,5 @@ def test_bare_weights_file_round_trips_under_tensorflow(tmp_path):
     path = tmp_path / "test_dcgan.weights.h5"
     bare.save_weights(str(path))
     loaded = kgan.zoo.load("test_dcgan", pretrained=False)
-    _weights.load_into(loaded, path)
+    zoo_weights.load_into(loaded, path)
     np.testing.assert_array_equal(loaded.generate(4, seed=1), source.generate(4, seed=1))

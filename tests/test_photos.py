@@ -23,7 +23,7 @@ from PIL import Image
 
 import kgan
 from kgan import data, export
-from kgan.datasets import facades, horse2zebra
+from kgan.data.sets import facades, horse2zebra
 from kgan.models.cyclegan import CycleGAN
 from kgan.translation import size_multiple
 from test_translation_export import load_apply_filter
@@ -192,7 +192,7 @@ def test_photo_sets_feed_pix2pix_and_cyclegan_fit():
 @pytest.mark.slow
 def test_photo_arrays_load_without_tensorflow():
     code = ("import sys; sys.modules['tensorflow'] = None\n"
-            "from kgan.datasets import facades, horse2zebra\n"
+            "from kgan.data.sets import facades, horse2zebra\n"
             "print(facades.load_arrays('test')[0][1].shape, "
             "horse2zebra.load_arrays('test', domain='A')[0].shape)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -338,7 +338,7 @@ def test_filters_at_other_sizes_with_pixel_io(tmp_path, name, direction, quantiz
     assert path.name == "_".join(
         [name] + ([direction] if direction else []) + [f"{size[0]}x{size[1]}", tag, "uint8"]
     ) + ".tflite"
-    runner = export._interpreter(path.read_bytes()).get_signature_runner()
+    runner = export.tflite.make_interpreter(path.read_bytes()).get_signature_runner()
     source, image = runner.get_input_details()["source"], runner.get_output_details()["image"]
     scale = 4 if name == "test_srgan" else 1
     assert source["shape"].tolist() == [1, *size, 1] and source["dtype"] == np.uint8

@@ -17,7 +17,7 @@ import pytest
 import kgan
 from gan_checks import tiny_dataset
 from kgan.callbacks import BackupAndRestore, DivergenceError, NaNGuard
-from kgan.zoo import _weights
+from kgan.zoo import weights as zoo_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def state(model):
     """Every variable a resumed run needs: weights, both optimizers (EMA too), RNG states,
     in order (paths carry per-process layer-name counters)."""
-    return [(v.path, v.numpy()) for v in _weights.state_variables(model)]
+    return [(v.path, v.numpy()) for v in zoo_weights.state_variables(model)]
 
 
 def assert_same_state(a, b):
@@ -194,7 +194,7 @@ def test_kgan_train_killed_with_sigkill_resumes(tmp_path):
         meta = json.loads((out / "backup" / "training_metadata.json").read_text())
         assert meta["epoch"] == 0 and meta["step"] % 3 == 0
         probe = kgan.zoo.load("test_dcgan", pretrained=False)
-        _weights.load_into(probe, out / "backup" / meta["weights"])  # always complete
+        zoo_weights.load_into(probe, out / "backup" / meta["weights"])  # always complete
         assert int(probe.g_optimizer.iterations.numpy()) == meta["step"]
         assert len(list((out / "backup").glob("*.weights.h5"))) in (1, 2)
         steps.append(meta["step"])
@@ -206,10 +206,10 @@ def test_kgan_train_killed_with_sigkill_resumes(tmp_path):
     resumed_at = int(re.search(r"epoch 1, step (\d+)", done.stdout).group(1))
     assert resumed_at == steps[-1] > steps[0] >= 12
     final = kgan.zoo.load("test_dcgan", pretrained=False)
-    _weights.load_into(final, out / "test_dcgan.weights.h5")
+    zoo_weights.load_into(final, out / "test_dcgan.weights.h5")
     assert int(final.g_optimizer.iterations.numpy()) == resumed_at + 4
     assert int(final.d_optimizer.iterations.numpy()) == resumed_at + 4
-    assert not _weights.nonfinite(final.weights)
+    assert not zoo_weights.nonfinite(final.weights)
     assert all(not np.allclose(v, v0) for (k, v), (_, v0) in zip(state(final), initial)
                if "kernel" in k)  # trained weights, not a fresh initialisation
     # The losses go on from where the run was, not from those of a fresh start.
@@ -246,7 +246,7 @@ def test_nan_guard_stops_names_the_step_and_restores(tmp_path):
     meta = json.loads((tmp_path / "training_metadata.json").read_text())
     assert meta["step"] == 3  # on disk: the last finite backup, never the NaN one
     on_disk = kgan.zoo.load("test_dcgan", pretrained=False)
-    _weights.load_into(on_disk, tmp_path / meta["weights"])
+    zoo_weights.load_into(on_disk, tmp_path / meta["weights"])
     assert_same_state(state(on_disk), snapshots[3])
 
 
@@ -257,7 +257,7 @@ def test_nan_guard_without_raising_and_with_sparse_checks():
     assert len(history.history["d_loss"]) == 1  # stopped in the first epoch
     assert "between steps 1 and 4" in str(guard.error) and guard.error.good_step == 0
     assert int(model.g_optimizer.iterations.numpy()) == 0  # the state before training
-    assert not _weights.nonfinite(_weights.state_variables(model))
+    assert not zoo_weights.nonfinite(zoo_weights.state_variables(model))
 
 
 def test_nan_guard_with_several_steps_per_execution():
@@ -269,7 +269,7 @@ def test_nan_guard_with_several_steps_per_execution():
         model.fit(nan_after(model, 3), epochs=1, verbose=0,
                   callbacks=[NaNGuard(snapshot_every=1)])
     assert int(model.g_optimizer.iterations.numpy()) == 2
-    assert not _weights.nonfinite(_weights.state_variables(model))
+    assert not zoo_weights.nonfinite(zoo_weights.state_variables(model))
 
 
 def test_train_stops_on_nan_and_keeps_the_good_files(tmp_path, monkeypatch):
@@ -284,7 +284,7 @@ def test_train_stops_on_nan_and_keeps_the_good_files(tmp_path, monkeypatch):
     meta = json.loads((out / "backup" / "training_metadata.json").read_text())
     assert meta["step"] == 4
     probe = kgan.zoo.load("test_dcgan", pretrained=False)
-    _weights.load_into(probe, out / "backup" / meta["weights"])
+    zoo_weights.load_into(probe, out / "backup" / meta["weights"])
 
 
 def test_guard_arguments_are_checked():
@@ -328,7 +328,7 @@ def test_bad_weight_files_are_refused_and_change_nothing(saved_weights, tmp_path
     model = kgan.zoo.load("test_dcgan", pretrained=False)
     before = state(model)
     with pytest.raises(ValueError, match=f"{re.escape(str(bad))}.*{message}"):
-        _weights.load_into(model, bad)
+        zoo_weights.load_into(model, bad)
     assert_same_state(state(model), before)
 
 
@@ -336,17 +336,17 @@ def test_wrong_architecture_changes_nothing(saved_weights):
     model = kgan.zoo.load("test_cgan", pretrained=False)
     before = state(model)
     with pytest.raises(ValueError, match="does not match this architecture"):
-        _weights.load_into(model, saved_weights)
+        zoo_weights.load_into(model, saved_weights)
     assert_same_state(state(model), before)
     with pytest.raises(FileNotFoundError, match="No weight file at"):
-        _weights.load_into(model, saved_weights.with_name("missing.weights.h5"))
+        zoo_weights.load_into(model, saved_weights.with_name("missing.weights.h5"))
 
 
 def test_non_finite_weights_are_never_written(tmp_path):
     model = kgan.zoo.load("test_dcgan", pretrained=False)
     model.generator.weights[0].assign(np.full(model.generator.weights[0].shape, np.inf))
     with pytest.raises(ValueError, match="Refusing to write .*NaN or Inf"):
-        _weights.save_atomically(model, tmp_path / "x.weights.h5")
+        zoo_weights.save_atomically(model, tmp_path / "x.weights.h5")
     assert list(tmp_path.iterdir()) == []
 
 

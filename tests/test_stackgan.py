@@ -10,7 +10,8 @@ import pytest
 
 import kgan
 from gan_checks import check_fit, tiny_dataset
-from kgan.datasets import fashion_captions_32 as fc32
+from kgan.data.sets import fashion_captions_32 as fc32
+from kgan.evaluation import text as text_measures
 from kgan.layers import ConditioningAugmentation
 from kgan.models import StackGAN
 
@@ -163,8 +164,8 @@ def test_framed_captions_are_the_padded_and_halved_garments():
 
 def test_evaluation_crops_the_border(stages):
     _, stage2 = stages
-    scores = kgan.metrics.evaluate_text_to_image(stage2, "fashion_captions_32", n=50,
-                                                 kid_subset_size=25)
+    scores = text_measures.evaluate(stage2, "fashion_captions_32", n=50,
+                                    kid_subset_size=25)
     assert scores["dataset"] == "fashion_captions" and scores["n"] == 50
     assert scores["real_class_accuracy"] > 0.8 and 0.0 <= scores["class_accuracy"] <= 1.0
 
@@ -190,8 +191,8 @@ def test_published_stackgan_follows_captions_with_variety():
     assert card["sha256"] == cfg.sha256 and card["metrics"]["n"] == 10000
     assert (cfg.entry_dir / "stages.png").exists()
     model = kgan.zoo.load("stackgan_fashion")
-    scores = kgan.metrics.evaluate_text_to_image(model, "fashion_captions_32", n=500,
-                                                 kid_subsets=10, kid_subset_size=200)
+    scores = text_measures.evaluate(model, "fashion_captions_32", n=500,
+                                    kid_subsets=10, kid_subset_size=200)
     assert scores["class_accuracy"] >= 0.9 * scores["real_class_accuracy"], scores
     assert abs(scores["class_accuracy"] - card["metrics"]["class_accuracy"]) < 0.05
     captions = [c for c in model.default_captions for _ in range(16)]

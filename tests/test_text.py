@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import kgan
-from kgan import text
-from kgan.datasets import fashion_captions as fc
+from kgan.data.sets import fashion_captions as fc
+from kgan.evaluation import text as text_measures
+from kgan.modalities import text
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +94,9 @@ def test_encoder_round_trips_and_separates_captions(encoder):
 
 def test_encoder_card_reports_heldout_accuracy():
     card = text.TEXT_ENCODERS["fashion_captions"]
-    from kgan.zoo import _weights
+    from kgan.zoo import weights as zoo_weights
 
-    published = _weights.read_card(card["entry"])
+    published = zoo_weights.read_card(card["entry"])
     assert published["sha256"] == card["sha256"]
     assert published["heldout"]["class_accuracy"] >= 0.99
 
@@ -194,14 +195,14 @@ def test_gan_int_trains_and_round_trips(tmp_path):
 
 # ---------------------------------------------------------------------------- evaluation
 def test_evaluate_text_to_image_scores_an_untrained_model_near_chance(model):
-    scores = kgan.metrics.evaluate_text_to_image(model, n=100, kid_subset_size=50)
+    scores = text_measures.evaluate(model, n=100, kid_subset_size=50)
     assert scores["n"] == 100 and scores["real_class_accuracy"] > 0.8
     assert scores["class_accuracy"] < 0.5  # random weights: about chance (0.1)
     for name in fc.ATTRIBUTES:
         assert 0.0 <= scores[f"{name}_accuracy"] <= 1.0
         assert scores[f"real_{name}_gap"] > 0  # the data's own "light minus dark" etc.
     with pytest.raises(ValueError, match="has no captions"):
-        kgan.metrics.evaluate_text_to_image(model, "fashion_x4", n=10)
+        text_measures.evaluate(model, "fashion_x4", n=10)
 
 
 # ---------------------------------------------------------------------------- CLI / export
@@ -251,8 +252,7 @@ def test_published_text2image_follows_heldout_captions():
     assert card["sha256"] == cfg.sha256 and card["metrics"]["n"] == 10000
     assert {"samples", "figures"} <= set(card) and (cfg.entry_dir / "interpolation.png").exists()
     model = kgan.zoo.load("text2image_fashion")
-    scores = kgan.metrics.evaluate_text_to_image(model, n=500, kid_subsets=10,
-                                                 kid_subset_size=200)
+    scores = text_measures.evaluate(model, n=500, kid_subsets=10, kid_subset_size=200)
     assert scores["class_accuracy"] >= 0.9 * scores["real_class_accuracy"], scores
     assert scores["tone_accuracy"] > 0.8 and scores["size_accuracy"] > 0.7, scores
     assert abs(scores["class_accuracy"] - card["metrics"]["class_accuracy"]) < 0.05

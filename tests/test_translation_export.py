@@ -18,9 +18,8 @@ from PIL import Image
 
 import kgan
 from kgan import export
-from kgan.gan import GAN
 from kgan.models.pix2pix import patchgan_discriminator, unet_generator
-from kgan.translation import ImageTranslator
+from kgan.translation import TranslationGAN
 
 ROOT = Path(__file__).resolve().parents[1]
 INT8_MEAN_ERROR = 0.03  # [-1, 1] units: about 4 of 255 grey levels
@@ -52,13 +51,13 @@ def filters(pix2pix, tmp_path_factory):
 
 
 @keras.saving.register_keras_serializable(package="kgan_tests")
-class TwoWay(ImageTranslator, GAN):
+class TwoWay(TranslationGAN):
     """The smallest two-direction translator: a2b grey -> RGB, b2a RGB -> grey."""
 
     directions = ("a2b", "b2a")
 
     def __init__(self, generator, discriminator, b2a, **kwargs):
-        super().__init__(generator, discriminator, latent_dim=0, **kwargs)
+        super().__init__(generator, discriminator, **kwargs)
         self.b2a = b2a
 
     @classmethod
@@ -97,7 +96,8 @@ def test_savedmodel_filter_signature(pix2pix, tmp_path):
 def test_tflite_filters_match_keras(pix2pix, filters, fmt):
     path = filters(fmt)
     assert path.name == f"test_pix2pix_{fmt}.tflite"
-    runner = export._interpreter(path.read_bytes()).get_signature_runner("serving_default")
+    runner = export.tflite.make_interpreter(path.read_bytes()).get_signature_runner(
+        "serving_default")
     source, image = runner.get_input_details()["source"], runner.get_output_details()["image"]
     assert source["shape"].tolist() == [1, 32, 32, 1]
     io_type = np.uint8 if fmt == "int8_uint8" else np.float32

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kgan
-from kgan.zoo import _registry, _weights
+from kgan.zoo import registry, weights as zoo_weights
 
 
 def test_list_and_info():
@@ -39,10 +39,10 @@ def published(tmp_path, monkeypatch):
     weights = tmp_path / "zoo" / "tmp_dcgan" / "tmp_dcgan.weights.h5"
     weights.parent.mkdir(parents=True)
     source.save_weights(str(weights))
-    base_cfg, factory = _registry._REGISTRY["test_dcgan"]
+    base_cfg, factory = registry._REGISTRY["test_dcgan"]
     cfg = dataclasses.replace(base_cfg, name="tmp_dcgan", weights=weights.name,
-                              sha256=_weights.sha256_of(weights))
-    monkeypatch.setitem(_registry._REGISTRY, "tmp_dcgan", (cfg, factory))
+                              sha256=zoo_weights.sha256_of(weights))
+    monkeypatch.setitem(registry._REGISTRY, "tmp_dcgan", (cfg, factory))
     return source, weights, cfg, factory, monkeypatch
 
 
@@ -69,14 +69,14 @@ def test_remote_weights_are_downloaded_once_and_verified(published, tmp_path):
     remote.parent.mkdir()
     weights.rename(remote)
     remote_cfg = dataclasses.replace(cfg, url=remote.as_uri())
-    monkeypatch.setitem(_registry._REGISTRY, "tmp_dcgan", (remote_cfg, factory))
+    monkeypatch.setitem(registry._REGISTRY, "tmp_dcgan", (remote_cfg, factory))
     kgan.zoo.load("tmp_dcgan")
     cached = tmp_path / "home" / "tmp_dcgan" / weights.name
     assert cached.exists()
     remote.unlink()  # the second load needs no download
     kgan.zoo.load("tmp_dcgan")
     bad_cfg = dataclasses.replace(remote_cfg, sha256="0" * 64)
-    monkeypatch.setitem(_registry._REGISTRY, "tmp_dcgan", (bad_cfg, factory))
+    monkeypatch.setitem(registry._REGISTRY, "tmp_dcgan", (bad_cfg, factory))
     with pytest.raises(ValueError, match="expected 0000"):
         kgan.zoo.load("tmp_dcgan")
 
@@ -86,7 +86,7 @@ def test_failed_download_leaves_no_partial_file(published, tmp_path):
     weights.unlink()
     remote = tmp_path / "corrupt.weights.h5"
     remote.write_bytes(b"not a weights file")
-    monkeypatch.setitem(_registry._REGISTRY, "tmp_dcgan",
+    monkeypatch.setitem(registry._REGISTRY, "tmp_dcgan",
                         (dataclasses.replace(cfg, url=remote.as_uri()), factory))
     with pytest.raises(ValueError, match="corrupt or was modified"):
         kgan.zoo.load("tmp_dcgan")
@@ -98,4 +98,4 @@ def test_architecture_mismatch_is_a_clear_error(published):
     _, weights, *_ = published
     other = kgan.zoo.load("test_cgan", pretrained=False)
     with pytest.raises(ValueError, match="does not match this architecture"):
-        _weights.load_into(other, weights)
+        zoo_weights.load_into(other, weights)

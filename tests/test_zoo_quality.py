@@ -11,6 +11,8 @@ import pytest
 
 import kgan
 from kgan import metrics
+from kgan.evaluation import classifiers
+from kgan.evaluation.images import real_floor
 
 PUBLISHED = ["vanilla_gan_mnist", "dcgan_mnist", "dcgan_fashion_mnist", "cgan_mnist",
              "cgan_fashion_mnist", "wgan_gp_fashion_mnist", "progan_fashion_mnist_32"]
@@ -21,7 +23,7 @@ FID_FACTOR = 40.0
 
 @pytest.fixture(scope="module")
 def floors():
-    return {d: metrics.real_floor(d, n=N)["fid"]
+    return {d: real_floor(d, n=N)["fid"]
             for d in ("mnist", "fashion_mnist", "fashion_mnist_32")}
 
 
@@ -38,7 +40,7 @@ def test_published_entry_quality(name, floors):
     # The 2,000-sample figure agrees with the card's 10,000-sample one.
     assert scores["class_kl"] < card["metrics"]["class_kl"] + 0.02
     if model.num_classes:
-        classifier_card = kgan.classifier.classifier_cfg(cfg.dataset).card
+        classifier_card = classifiers.classifier_cfg(cfg.dataset).card
         assert scores["label_accuracy"] >= 0.95 * classifier_card["test_accuracy"], scores
 
 

@@ -14,7 +14,7 @@ and out in every ``--quantize``; ``--size HxW``: another fixed input size; Saved
 ``serving_uint8`` and ``serving_bytes`` signatures, see docs/serving.md); run one on a PNG or
 JPEG photo with ``python tools/apply_filter.py FILTER.tflite photo.jpg out.png``.
 
-The same as ``kgan export``; see kgan/export.py for the signatures and formats and
+The same as ``kgan export``; see kgan/export/ for the signatures and formats and
 docs/serving.md for TF Serving. SavedModel exports also (re)write OUT/models.config. After
 writing, the export is checked against Keras and its size, error and latency are printed.
 Errors (unknown entry, existing version, ...) print one line and exit with status 2.

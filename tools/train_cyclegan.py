@@ -11,8 +11,8 @@ rerunning the same command after a kill resumes from the last finished epoch, wi
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
 a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
 summed over resumes, steps, the backend and hardware that trained) and
-``<name>.weights.h5``. Publishing measures the model on
-sneaker2boot's test split (``kgan.models.cyclegan.evaluate``) and writes ``zoo/<name>/``
+``<name>.weights.h5``. Publishing measures the model on sneaker2boot's test split
+(``kgan.evaluation.translation.domain_transfer_scores``) and writes ``zoo/<name>/``
 (weights, samples.png, card.json); paste the printed sha256 into the entry's registration.
 """
 
@@ -24,10 +24,11 @@ import keras
 from absl import app, flags
 
 from kgan import data, zoo
-from kgan.classifier import to_signed_unit
-from kgan.datasets import sneaker2boot
-from kgan.models import cyclegan
-from kgan.zoo import _weights, publish
+from kgan.callbacks import TranslationGrid, save_translation_grid
+from kgan.data.sets import sneaker2boot
+from kgan.evaluation.classifiers import to_signed_unit
+from kgan.evaluation.translation import domain_transfer_scores
+from kgan.zoo import publish, weights as zoo_weights
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Run folder (default runs/<name>).")
@@ -52,7 +53,7 @@ def train(name, out):
     a, b = fixed_images("test", FLAGS.grid)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
-        cyclegan.TranslationGrid(out / "samples", a, b),
+        TranslationGrid(out / "samples", a, b, cycle=True),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
@@ -67,7 +68,7 @@ def train(name, out):
                                     "steps": int(model.g_optimizer.iterations.numpy()),
                                     "hardware": publish.hardware(),
                                     "keras_backend": keras.backend.backend()}))
-    _weights.save_atomically(model, out / f"{name}.weights.h5")
+    zoo_weights.save_atomically(model, out / f"{name}.weights.h5")
     return model
 
 
@@ -81,12 +82,12 @@ def main(argv):
         model = train(name, out)
     else:
         model = zoo.load(name, pretrained=False)
-        _weights.load_into(model, out / f"{name}.weights.h5")
+        zoo_weights.load_into(model, out / f"{name}.weights.h5")
     if not FLAGS.publish:
         return
     cfg = zoo.info(name)
     a, b = (to_signed_unit(x) for x in sneaker2boot.domains("test"))
-    scores = {"split": "test", **cyclegan.evaluate(model, a, b)}
+    scores = {"split": "test", **domain_transfer_scores(model, a, b)}
     # The training machine's backend and hardware (run.json), else this one's.
     run = {"epochs": FLAGS.epochs or cfg.recipe["epochs"],
            "hardware": publish.hardware(), "keras_backend": keras.backend.backend(),
@@ -94,7 +95,7 @@ def main(argv):
     grid_a, grid_b = fixed_images("test", FLAGS.grid)
     card = publish.publish(
         model, name, run, scores,
-        samples=lambda m, path: cyclegan.save_translation_grid(m, grid_a, grid_b, path))
+        samples=lambda m, path: save_translation_grid(m, grid_a, grid_b, path))
     print(f"published zoo/{name}: sha256={card['sha256']}\nmetrics={card['metrics']}")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from kgan.models import srgan
+from kgan.recipes import srgan
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Run folder (default runs/<name>).")

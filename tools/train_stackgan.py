@@ -10,15 +10,17 @@ Stage I (zoo entry ``stackgan_fashion_stage1``, 16x16) trains into ``<out>/stage
 finished stage trains no more epochs). Publishing writes zoo/stackgan_fashion/ with the
 captioned samples, the caption interpolations, ``stages.png`` (stage I next to stage II) and
 a card whose ``training`` holds both stages' recipes and runs; metrics are
-``kgan.metrics.evaluate_text_to_image`` on held-out captions (border cropped off).
+``kgan.evaluation.text.evaluate`` on held-out captions (border cropped off).
 """
 
 from pathlib import Path
 
 from absl import app, flags
 
-from kgan import metrics, training, zoo
-from kgan.datasets import module
+from kgan import training, zoo
+from kgan.data.sets import module
+from kgan.evaluation import images as image_measures
+from kgan.evaluation import text as text_measures
 from kgan.zoo import publish
 
 FLAGS = flags.FLAGS
@@ -61,8 +63,9 @@ def main(argv):
     scores = None
     if FLAGS.eval_n:
         dataset = zoo.info(STAGE2).dataset
-        scores = metrics.evaluate_text_to_image(stage2, dataset, n=FLAGS.eval_n)
-        floor = metrics.real_floor(module(dataset).CLASSIFIER_DATASET, n=FLAGS.eval_n)
+        scores = text_measures.evaluate(stage2, dataset, n=FLAGS.eval_n)
+        floor = image_measures.real_floor(module(dataset).CLASSIFIER_DATASET,
+                                          n=FLAGS.eval_n)
         scores["real_floor"] = {k: floor[k] for k in ("fid", "kid_mean", "precision",
                                                       "recall", "class_kl")}
     card = publish.publish(stage2, STAGE2, run, scores)

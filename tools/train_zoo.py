@@ -13,7 +13,7 @@ runs/<name>/backup when killed). Every run ends by writing <out>/<name>.json and
 (InceptionV3 and the classifiers' feature pipelines), so on a GPU machine with JAX and no
 TensorFlow train with --nopublish, then on a TensorFlow machine --from_run loads the
 run's weights, checks the images match the run's, and publishes them. Publishing writes the
-weights, the sample grid and card.json (kgan.evaluation.evaluate_model with the real-data
+weights, the sample grid and card.json (kgan.evaluation.evaluate with the real-data
 reference: FID & co. on 10,000 samples for image generators, held-out captions for
 text-to-image, the test pairs for image-to-image, 300 clips for audio, 1,200 shapes for
 voxels); paste the printed sha256 into the entry's registration, which loading checks.
@@ -28,7 +28,7 @@ import keras
 from absl import app, flags, logging
 
 from kgan import data, precision, training, zoo
-from kgan.evaluation import evaluate_model
+from kgan.evaluation import evaluate
 from kgan.zoo import publish
 
 FLAGS = flags.FLAGS
@@ -95,7 +95,7 @@ def main(argv):
             return
     scores = None
     if FLAGS.eval_n != 0:
-        scores = evaluate_model(model, cfg.dataset, n=FLAGS.eval_n, reference=True)
+        scores = evaluate(model, cfg.dataset, n=FLAGS.eval_n, reference=True)
     card = publish.publish(model, name, run, scores)
     print(f"published zoo/{name}: sha256={card['sha256']}\nmetrics={card['metrics']}")
 

@@ -5,13 +5,16 @@ import keras
 from kgan.layers.conditional_norm import ConditionalBatchNorm
 from kgan.layers.conditioning import ConditioningAugmentation
 from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
+from kgan.layers.image_pool import ImagePool
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
+from kgan.layers.padding import ReflectionPadding2D
 from kgan.layers.phase_shuffle import PhaseShuffle
-from kgan.layers.pooling import GlobalSumPooling2D
+from kgan.layers.pixel_shuffle import PixelShuffle
+from kgan.layers.pooling import GlobalSumPooling2D, MaskedMean
 from kgan.layers.progressive import FadeIn, GrowthSchedule
 from kgan.layers.spectrogram import LogMagnitude
-from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, SecondLatent,
-                               StyleMixing)
+from kgan.layers.style import (AdaIN, ConstantInput, MeanW, NoiseInjection, NoiseMode,
+                               SecondLatent, StyleMixing)
 
 
 def maybe_spectral_norm(layer, enabled):
@@ -25,6 +28,7 @@ def maybe_spectral_norm(layer, enabled):
 
 __all__ = ["AdaIN", "ConditionalBatchNorm", "ConditioningAugmentation", "ConstantInput",
            "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D", "GrowthSchedule",
-           "LogMagnitude", "MeanW",
-           "MinibatchDiscrimination", "MinibatchStdDev", "NoiseInjection", "PhaseShuffle",
-           "PixelNormalization", "SecondLatent", "StyleMixing", "maybe_spectral_norm"]
+           "ImagePool", "LogMagnitude", "MaskedMean", "MeanW", "MinibatchDiscrimination",
+           "MinibatchStdDev", "NoiseInjection", "NoiseMode", "PhaseShuffle", "PixelNormalization",
+           "PixelShuffle", "ReflectionPadding2D", "SecondLatent", "StyleMixing",
+           "maybe_spectral_norm"]

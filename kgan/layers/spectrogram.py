@@ -2,16 +2,16 @@
 
 import keras
 
-from kgan import audio
+from kgan.modalities import audio
 
 
 @keras.saving.register_keras_serializable(package="kgan")
 class LogMagnitude(keras.layers.Layer):
     """Waveforms ``(B, 16384, 1)`` -> log-magnitude STFT ``(B, 128, 128, 1)``.
 
-    The same STFT as ``kgan.audio.log_magnitude`` (SpecGAN's data), with a higher ``floor``
-    under the magnitude: a critic then sees quiet noise above digital silence, and the log's
-    gradient ``1 / (|X| + floor)`` stays bounded. It has no weights.
+    The same STFT as ``kgan.modalities.audio.log_magnitude`` (SpecGAN's data), with a higher
+    ``floor`` under the magnitude: a critic then sees quiet noise above digital silence, and
+    the log's gradient ``1 / (|X| + floor)`` stays bounded. It has no weights.
 
     Args:
         floor: added to the magnitude before the log.

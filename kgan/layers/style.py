@@ -7,6 +7,7 @@
 * :class:`MeanW`: tracks the running mean of w (for the truncation trick) during training;
 * :class:`StyleMixing`: broadcasts w to every synthesis layer and, in training, switches to
   a second latent's w after a random crossover layer (style mixing regularization).
+* :class:`NoiseMode`: sets the noise layers' mode for a block of code (``generate``).
 """
 
 import math
@@ -206,3 +207,21 @@ class SecondLatent(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+class NoiseMode:
+    """Sets every :class:`NoiseInjection` layer of ``synthesis`` (a model) to ``mode`` for the
+    duration of a ``with`` block, then back to ``"const"``."""
+
+    def __init__(self, synthesis, mode):
+        self.layers = [lay for lay in synthesis.layers if isinstance(lay, NoiseInjection)]
+        self.mode = mode
+
+    def __enter__(self):
+        for lay in self.layers:
+            lay.noise_mode = self.mode
+
+    def __exit__(self, *exc):
+        for lay in self.layers:
+            lay.noise_mode = "const"
+        return False

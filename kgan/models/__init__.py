@@ -1,4 +1,10 @@
-"""GAN families, one module each; importing this package registers their zoo entries."""
+"""GAN families, one module each; importing this package registers their zoo entries.
+
+Each family module holds its generator and discriminator builders, its model class (the
+game) and its zoo entries. Besides them: ``common`` (entry registration and what several
+families share), ``text_conditioning`` (the text families' mixin and card figures) and
+``srgan_content`` (SRGAN's content-loss networks).
+"""
 
 from kgan.models import (  # noqa: F401
     cgan,

@@ -7,7 +7,7 @@ the label embedded into G's input and into D's input and projection head.
 
 import keras
 
-from kgan.models._common import register_family_entries
+from kgan.models.common import register_family_entries
 from kgan.models.dcgan import DCGAN
 
 

@@ -10,9 +10,9 @@ and WGAN-GP families.
 import keras
 from keras import layers
 
-from kgan.gan import GAN
+from kgan.latent import LatentGAN
 from kgan.layers import MinibatchStdDev, maybe_spectral_norm
-from kgan.models._common import SYNC_BN, register_family_entries
+from kgan.models.common import SYNC_BN, register_family_entries
 
 
 #: The generator and discriminator topologies :func:`dcgan_generator` and
@@ -23,7 +23,9 @@ from kgan.models._common import SYNC_BN, register_family_entries
 LAYOUTS = ("auto", "radford", "compact")
 
 
-def _check_size(image_shape):
+def check_size(image_shape):
+    """Raises a ``ValueError`` unless height and width are divisible by 4 (two stride-2
+    stages of DCGAN-style networks)."""
     h, w, _ = image_shape
     if h % 4 or w % 4:
         raise ValueError(
@@ -49,7 +51,7 @@ def resolve_layout(image_shape, layout="auto"):
             f"DCGAN's paper topology (layout='radford') builds square images whose side is a "
             f"power of two >= 32 (32, 64, 128, 256, ...); received {tuple(image_shape)}. Use "
             "layout='compact' for other sizes divisible by 4 (e.g. 28x28).")
-    _check_size(image_shape)
+    check_size(image_shape)
     return layout
 
 
@@ -60,7 +62,8 @@ def _radford_channels(side, width):
     return [width * 2 ** (stages - 1 - i) for i in range(stages)]
 
 
-def _label_embedding(labels, num_classes, dim, name):
+def label_embedding(labels, num_classes, dim, name):
+    """A learned ``dim``-vector per class for int labels ``(B,)`` -> ``(B, dim)``."""
     return layers.Flatten(name=f"{name}_flat")(
         layers.Embedding(num_classes, dim, name=name)(labels))
 
@@ -72,7 +75,7 @@ def latent_inputs(latent_dim, num_classes):
     if not num_classes:
         return [z], z
     label = keras.Input((), dtype="int32", name="label")
-    embedded = _label_embedding(label, num_classes, 50, "label_embedding")
+    embedded = label_embedding(label, num_classes, 50, "label_embedding")
     return [z, label], layers.Concatenate()([z, embedded])
 
 
@@ -82,7 +85,7 @@ def projection_logits(features, label, num_classes, dense):
     logits = dense(features)
     if num_classes:
         projection = layers.Dot(axes=1)([
-            features, _label_embedding(label, num_classes, features.shape[-1], "projection")])
+            features, label_embedding(label, num_classes, features.shape[-1], "projection")])
         logits = layers.Add()([logits, projection])
     return layers.Activation("linear", dtype="float32", name="logits")(logits)
 
@@ -169,7 +172,7 @@ def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         label_map = layers.Reshape((h, w, 1))(
-            _label_embedding(label, num_classes, h * w, "label_map"))
+            label_embedding(label, num_classes, h * w, "label_map"))
         x = layers.Concatenate()([x, label_map])
     channels = (_radford_channels(h, width)[::-1] if layout == "radford"
                 else [width, 2 * width])
@@ -191,7 +194,7 @@ def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DCGAN(GAN):
+class DCGAN(LatentGAN):
     """Deep convolutional GAN with the Radford et al. recipe.
 
     Example:

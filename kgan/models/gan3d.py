@@ -20,7 +20,7 @@ Metrics ``d_accuracy`` (the batch accuracy the rule looked at) and ``d_updated``
 of steps on which D was updated) show the rule at work.
 
 Samples are float32 occupancy in [0, 1], ``(N, 32, 32, 32, 1)`` with axis order ``(x, y,
-z)``, y up; :mod:`kgan.voxels` renders them and writes ``.npy`` / ``.obj`` files.
+z)``, y up; :mod:`kgan.modalities.voxels` renders them and writes ``.npy`` / ``.obj`` files.
 """
 
 import keras
@@ -31,11 +31,11 @@ try:
 except ImportError:  # generate() and the weights work without TensorFlow (see kgan.gan)
     tf = None
 
-from kgan.gan import _MAX_D_STEPS, GAN
+from kgan.latent import LatentGAN
+from kgan.trainers.base import GENERATOR_STREAM
 from kgan.layers import MinibatchStdDev
-from kgan.models._common import SYNC_BN
+from kgan.models.common import SYNC_BN, register_entry
 from kgan.models.dcgan import latent_inputs, projection_logits
-from kgan.zoo import ZooCfg, register_model
 
 PAPER = "Wu, Zhang, Xue, Freeman & Tenenbaum 2016, arXiv:1610.07584"
 
@@ -108,19 +108,19 @@ def gan3d_discriminator(size, widths=(32, 64, 128), minibatch_stddev=False, num_
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class GAN3D(GAN):
+class GAN3D(LatentGAN):
     """3D-GAN: voxel shapes from a 200-d latent, with adaptive discriminator updates.
 
     Unconditional as in the paper, or class-conditional (``num_classes`` > 0: G and D see
     the class, as in CGAN; ``generate(labels=...)`` picks it). The paper trains one model
     per object category; a conditional model is all of them in one network.
 
-    Args: see ``kgan.GAN``; build with :meth:`build`.
+    Args: see ``kgan.LatentGAN``; build with :meth:`build`.
 
     Example:
         >>> model = kgan.zoo.load("gan3d_shapes")               # conditional on 6 classes
         >>> chairs = model.generate(labels=[0] * 4, seed=0)     # (4, 32, 32, 32, 1) in [0, 1]
-        >>> kgan.voxels.write_obj("chair.obj", chairs[0])
+        >>> kgan.modalities.voxels.write_obj("chair.obj", chairs[0])
         >>> model.fit(kgan.data.load("shapes3d_32", batch_size=16, labels=True), epochs=1)
 
     Reference: Wu et al. 2016, arXiv:1610.07584.
@@ -135,7 +135,7 @@ class GAN3D(GAN):
                        "quantize='none' or 'float16' (both convert and match Keras).",
     }
 
-    compile_defaults = dict(GAN.compile_defaults, d_accuracy_threshold=0.8,
+    compile_defaults = dict(LatentGAN.compile_defaults, d_accuracy_threshold=0.8,
                             g_learning_rate=2.5e-3, d_learning_rate=1e-5,
                             mode_seeking_weight=0.0)
     compile_config_attributes = ("d_accuracy_threshold", "mode_seeking_weight")
@@ -264,7 +264,8 @@ class GAN3D(GAN):
         if not self.mode_seeking_weight:
             return super()._generator_loss(z, cond)
         # G's latent stream, folded.
-        z2 = self._random("normal", ops.shape(z)[0], (self.latent_dim,), _MAX_D_STEPS, fold=1)
+        z2 = self._random("normal", ops.shape(z)[0], (self.latent_dim,), GENERATOR_STREAM,
+                          fold=1)
         pairs = tuple(ops.concatenate([c, c], axis=0) for c in cond)
         fake = self._g(ops.concatenate([z, z2], axis=0), pairs, training=True)
         g_loss = self.generator_loss_fn(self._d(fake, pairs))
@@ -279,7 +280,7 @@ class GAN3D(GAN):
     def generate(self, n=None, z=None, labels=None, seed=None, batch_size=64):
         """Samples occupancy grids: float32 in [0, 1], ``(n, D, D, D, 1)``.
 
-        ``n``, ``z``, ``labels``, ``seed`` as in ``kgan.GAN.generate`` (labels for a
+        ``n``, ``z``, ``labels``, ``seed`` as in ``kgan.LatentGAN.generate`` (labels for a
         conditional model only; they cycle through the classes when omitted). The sigmoid
         output is already in [0, 1], inside the [-1, 1] that the base class clips to.
         """
@@ -295,49 +296,17 @@ def _keep_unless(distribution, state, saved, update):
             args=(value, update), group=False)
 
 
-def _register(name, image_shape, model_kwargs, recipe, weights=None, sha256=None):
-    cfg = ZooCfg(name=name, family="gan3d", dataset="shapes3d_32", image_shape=image_shape,
-                 latent_dim=model_kwargs["latent_dim"],
-                 num_classes=model_kwargs.get("num_classes", 0), weights=weights, sha256=sha256,
-                 model_kwargs=dict(model_kwargs), recipe={"seed": 0, **recipe}, paper=PAPER)
-
-    @register_model(cfg)
-    def factory(cfg, **overrides):
-        return GAN3D.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name,
-                                               **overrides})
+def _register(name, image_shape, model_kwargs, recipe, **weights):
+    register_entry(GAN3D, "gan3d", PAPER, name, "shapes3d_32", image_shape, model_kwargs, recipe,
+                   latent_dim=model_kwargs["latent_dim"],
+                   num_classes=model_kwargs.get("num_classes", 0), **weights)
 
 
 _RECIPE = dict(batch_size=32, compile=dict(loss="non_saturating", ema_decay=0.995))
 
-# Sized for two shared CPU cores (the paper: widths 512..64 at 64^3). Measured there: widths
-# 128/64/32 (G) and 32/64/128 (D) trained at 14.5 shapes/s, 64/32/16 and 16/32/64 at
-# 35 shapes/s on a quiet machine (~21 shapes/s with other jobs: 225 s per epoch). Learning
-# rates, measured in the first epochs: 2e-4 for both players (DCGAN's) gave only speckle
-# noise after 450 steps, D scoring 96% of fakes right and updated on 5% of batches; the
-# paper's G 2.5e-3 / D 1e-5 (tuned for long runs) let G fill the whole cube in 150 steps
-# while D, updated on every batch, scored no fake right. The recipe sits between: G 1e-3,
-# D 1e-4, in batches of 16 for twice the steps. Its 12 epochs (3,600 steps, D updated on
-# 1,228 of them; 2,196 s on two shared CPU cores) went through bottles and broken lamps
-# to mostly mugs: kgan.voxel_metrics on 1,200 samples put 91.5% in "mug", 8.4% in "bottle",
-# none in chair, table or lamp (class KL 1.50 nats; Frechet distance 62.2 against a real
-# floor of 0.21). Against that collapse the entry gives D a minibatch standard-deviation
-# feature (same rates, batch, adaptive rule). Measured with it (EMA weights, 1,200 samples):
-# 16 epochs (4,800 steps, D updated on 1,375; 2,190 s on two shared CPU cores) give
-# recognisable lamps, mugs, sofas, tables and bottles, some with stray voxels: class KL
-# 0.21, Frechet distance 20.0, nearest-neighbour IoU to training shapes 0.55 (real test
-# shapes 0.85: no copying), but chairs only 1.1% (table 24.7, mug 25.3, lamp 25.3, sofa
-# 16.3, bottle 7.4). Going on to 24 epochs (3,169 s) cleaned the shapes but dropped classes
-# (chair 0.2%, sofa 2.3%; class KL 0.34, Frechet distance 23.9).
-# The published entry is therefore class-conditional (the paper trains one model per
-# category; this is all six in one network), same networks, rates and rule. Conditioned on
-# the class alone it made one shape per class by epoch 3, every latent alike: the minibatch
-# stddev sees mixed-class batches, where that sameness hides. The mode-seeking term
-# (compile(mode_seeking_weight=...)) ends it. The real shapes' within-class ratio
-# mean|a - b| / mean|z1 - z2| is 0.045; measured after 20 epochs (6,000 steps, two runs side by
-# side on two CPU cores, 1,438 s each): weight 0.03 gave ratio 0.035, label accuracy 100%,
-# Frechet distance 4.84, but one chair for every latent (within-class mean|a - b| 0.003, real
-# 0.048); weight 0.1 gave ratio 0.048, label accuracy 98.3%, class KL 0.001, Frechet
-# distance 2.41, NN IoU 0.69 and within-class differences at the real ones' level.
+# Sized for two shared CPU cores (the paper: widths 512..64 at 64^3). The runs that chose the
+# rates, the minibatch stddev, the class conditioning and the mode-seeking weight, with their
+# measured figures, are in docs/zoo/gan3d_shapes.md ("Measured", "Recipe and training").
 _register("gan3d_shapes", (32, 32, 32, 1),
           dict(latent_dim=200, g_widths=(64, 32, 16), d_widths=(16, 32, 64),
                minibatch_stddev=True, num_classes=6),

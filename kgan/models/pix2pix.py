@@ -26,26 +26,16 @@ at batch size 1): per image, so a translation never depends on the rest of the b
 reference code. Inference here is deterministic (dropout off); the paper keeps dropout at
 test time as G's only noise source, which made little difference to its outputs.
 
-pix2pix has no latent: ``generate()`` raises a ``ValueError`` pointing to ``translate()``.
+pix2pix has no latent: it is a ``kgan.TranslationGAN``, whose ``translate()`` runs G.
 """
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from kgan._validation import check_images
-from kgan.gan import GAN
-from kgan.translation import ImageTranslator
-from kgan.models._common import register_translator_entry
-
-try:
-    import tensorflow as tf
-except ImportError:  # JAX without TensorFlow: fit takes arrays and Python iterables
-    tf = None
-
-
-def _instance_norm(name):
-    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+from kgan import losses as gan_losses
+from kgan.translation import TranslationGAN
+from kgan.models.common import instance_norm, register_entry
 
 
 def _check_unet_size(image_shape, depth):
@@ -76,14 +66,14 @@ def unet_generator(image_shape, out_channels=None, width=64, depth=5, max_width=
         x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=False,
                           name=f"down{level}_conv")(x)
         if 0 < level < depth - 1:
-            x = _instance_norm(f"down{level}_norm")(x)
+            x = instance_norm(f"down{level}_norm")(x)
         x = layers.LeakyReLU(0.2, name=f"down{level}_act")(x)
         skips.append(x)
     for level in reversed(range(depth - 1)):
         filters = min(width * 2**level, max_width)
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
                                    name=f"up{level}_conv")(x)
-        x = _instance_norm(f"up{level}_norm")(x)
+        x = instance_norm(f"up{level}_norm")(x)
         if depth - 2 - level < dropout_levels and dropout:
             x = layers.Dropout(dropout, name=f"up{level}_dropout")(x)
         x = layers.ReLU(name=f"up{level}_act")(x)
@@ -113,7 +103,7 @@ def patchgan_discriminator(source_shape, target_shape, width=64, n_layers=3,
         x = layers.Conv2D(filters, 4, strides=2 if i < n_layers else 1, padding="same",
                           use_bias=i == 0, name=f"conv{i}")(x)
         if i:
-            x = _instance_norm(f"norm{i}")(x)
+            x = instance_norm(f"norm{i}")(x)
         x = layers.LeakyReLU(0.2, name=f"act{i}")(x)
     x = layers.Conv2D(1, 4, padding="same", name="patch_logits")(x)
     logits = layers.Activation("linear", dtype="float32", name="logits")(x)
@@ -121,7 +111,7 @@ def patchgan_discriminator(source_shape, target_shape, width=64, n_layers=3,
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class Pix2Pix(ImageTranslator, GAN):
+class Pix2Pix(TranslationGAN):
     """pix2pix: a U-Net generator and a PatchGAN discriminator trained on (source, target)
     pairs with the adversarial loss plus ``l1_weight`` * L1.
 
@@ -137,13 +127,12 @@ class Pix2Pix(ImageTranslator, GAN):
         Isola et al. 2017, arXiv:1611.07004.
     """
 
-    compile_defaults = dict(GAN.compile_defaults, l1_weight=100.0)
+    compile_defaults = dict(TranslationGAN.compile_defaults, l1_weight=100.0)
     compile_config_attributes = ("l1_weight",)
-
-    def __init__(self, generator, discriminator, seed=0, **kwargs):
-        super().__init__(generator, discriminator, latent_dim=0, num_classes=0, seed=seed,
-                         **kwargs)
-        self._trackers["l1"] = keras.metrics.Mean(name="l1")
+    metric_names = ("d_loss", "g_loss", "l1", "d_real_acc", "d_fake_acc")
+    batch_format = ("paired data: batches of (source, target) images (optionally (source, "
+                    "target, labels)), as kgan.data.load('edges2fashion') yields, or "
+                    "fit(x=sources, y=targets)")
 
     @classmethod
     def build(cls, image_shape, source_channels=None, width=64, depth=5, dropout=0.5,
@@ -160,7 +149,7 @@ class Pix2Pix(ImageTranslator, GAN):
 
     # ------------------------------------------------------------------ compile
     def compile(self, l1_weight=None, **kwargs):
-        """``GAN.compile`` plus ``l1_weight`` (lambda of the L1 term, 100 by default).
+        """``kgan.GAN.compile`` plus ``l1_weight`` (lambda of the L1 term, 100 by default).
 
         pix2pix plays one D update per G update without gradient penalties, so
         ``d_steps`` other than 1 and non-zero ``gp_weight`` / ``r1_weight`` are refused.
@@ -175,71 +164,22 @@ class Pix2Pix(ImageTranslator, GAN):
         super().compile(**kwargs)
         self.l1_weight = float(l1_weight)
 
-    @property
-    def metrics(self):
-        return [self._trackers[n] for n in ("d_loss", "g_loss", "l1", "d_real_acc",
-                                            "d_fake_acc")]
-
-    def get_config(self):
-        config = super().get_config()
-        del config["latent_dim"], config["num_classes"]
-        return config
-
-    # ------------------------------------------------------------------ inference
-    def filter_model(self, direction=None):
-        self.check_direction(direction)
-        return self.generator
-
-    def generate(self, *args, **kwargs):
-        raise ValueError(
-            f"{self.name} is an image-to-image model without latents: call "
-            "model.translate(source_images) with float (N, "
-            f"{', '.join(str(d) for d in self.source_shape())}) images in [-1, 1].")
-
     # ------------------------------------------------------------------ training
-    def _check_first_batch(self, x, y):
-        if tf is not None and isinstance(x, tf.data.Dataset):
-            element = next(iter(x.take(1)), None)
-            if element is None:
-                raise ValueError("The training dataset is empty: it yielded no batch.")
-            source, target = self._split_pair(element)
-        elif y is not None:
-            source, target = self._split_pair((x, y))
-        else:
-            source, target = self._split_pair(x)
-        check_images(source, self.source_shape())
-        check_images(target, self.image_shape)
-
-    def _split_pair(self, data):
-        """``(source, target[, labels])`` -> ``(source, target)``; anything else raises."""
-        if isinstance(data, dict) and {"source", "target"} <= set(data):
-            return data["source"], data["target"]
-        if isinstance(data, (tuple, list)) and len(data) in (2, 3):
-            return data[0], data[1]
-        kind = type(data).__name__ if not hasattr(data, "shape") else f"tensor {data.shape}"
-        raise ValueError(
-            f"pix2pix trains on paired data: batches of (source, target) images (optionally "
-            f"(source, target, labels)); received a single {kind}. Load a paired data set "
-            "such as kgan.data.load('edges2fashion'), or pass fit(x=sources, y=targets).")
-
     def _gan_step(self, data):
         """One step: D on (source, target) vs (source, G(source)), then G on the adversarial
         loss plus ``l1_weight`` * L1, from the one forward pass G(source) (so its dropout
         masks are the ones D's update saw)."""
-        source, target = self._split_pair(data)
-        # float32 data under any dtype policy: the networks cast to their compute dtype.
-        source = ops.cast(source, "float32")
-        target = ops.cast(target, "float32")
+        source, target = self._prepare_pair(data)
         _, num_replicas = self._replica_info()
         variables = self.generator.trainable_variables
 
         def loss_fn():
             fake = self.generator(source, training=True)
             # D's update takes G's output as data: no gradient reaches G through it.
-            d_loss, real_logits, fake_logits = self._translation_discriminator_update(
+            d_loss, real_logits, fake_logits = self._discriminator_update(
                 source, target, ops.stop_gradient(fake), num_replicas)
             adversarial = self.generator_loss_fn(self._d(source, fake))
-            l1 = ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(fake, "float32")))
+            l1 = gan_losses.l1_distance(target, fake)
             total = adversarial + self.l1_weight * l1
             scaled = self.g_optimizer.scale_loss(total / num_replicas)
             return (scaled,), (d_loss, real_logits, fake_logits, adversarial, l1)
@@ -259,7 +199,7 @@ class Pix2Pix(ImageTranslator, GAN):
     def _d(self, source, image, training=True):
         return ops.cast(self.discriminator([source, image], training=training), "float32")
 
-    def _translation_discriminator_update(self, source, target, fake, num_replicas):
+    def _discriminator_update(self, source, target, fake, num_replicas):
         variables = self.discriminator.trainable_variables
 
         def loss_fn():
@@ -275,9 +215,8 @@ class Pix2Pix(ImageTranslator, GAN):
 
 
 def _register(name, dataset, image_shape, source_channels, model_kwargs, recipe, **weights):
-    register_translator_entry(Pix2Pix, "pix2pix", PAPER, name, dataset, image_shape,
-                              {"source_channels": source_channels, **model_kwargs}, recipe,
-                              **weights)
+    register_entry(Pix2Pix, "pix2pix", PAPER, name, dataset, image_shape,
+                   {"source_channels": source_channels, **model_kwargs}, recipe, **weights)
 
 
 PAPER = "Isola, Zhu, Zhou & Efros 2017, arXiv:1611.07004"

@@ -24,16 +24,18 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from kgan.gan import GAN
+from kgan.latent import LatentGAN
 from kgan.layers import (EqualizedConv2D, EqualizedDense, FadeIn, GrowthSchedule,
                          MinibatchStdDev, PixelNormalization)
-from kgan.models._common import register_family_entries
+from kgan.models.common import register_family_entries
 
 #: Resolution of the first stage.
 BASE_RESOLUTION = 4
 
 
-def _stages(image_shape, channels):
+def num_resolutions(image_shape, channels):
+    """The number of resolutions from 4x4 up to ``image_shape`` (one width of ``channels``
+    each); a ``ValueError`` for a non-square, non-power-of-two shape or a wrong count."""
     h, w, _ = image_shape
     num = int(np.log2(h)) - 1
     if h != w or h != BASE_RESOLUTION * 2 ** (num - 1):
@@ -48,7 +50,8 @@ def _stages(image_shape, channels):
     return num
 
 
-def _conv(x, filters, name, kernel_size=3, pixel_norm=False):
+def conv_lrelu(x, filters, name, kernel_size=3, pixel_norm=False):
+    """Equalized-LR conv, LeakyReLU(0.2) and, in the generator, pixel norm."""
     x = EqualizedConv2D(filters, kernel_size, name=name)(x)
     x = layers.LeakyReLU(0.2)(x)
     return PixelNormalization()(x) if pixel_norm else x
@@ -61,7 +64,7 @@ def progan_generator(image_shape, latent_dim, channels, fade_images, stable_imag
     The output is the last resolution's image blended down the stages: each block's RGB
     is mixed with the nearest-upsampled image of the stage below by its fade-in alpha.
     """
-    num = _stages(image_shape, channels)
+    num = num_resolutions(image_shape, channels)
     z = keras.Input((latent_dim,), name="z")
     alphas = GrowthSchedule(num, fade_images, stable_images, name="growth")(z)
     x = PixelNormalization()(z)
@@ -69,14 +72,14 @@ def progan_generator(image_shape, latent_dim, channels, fade_images, stable_imag
                        gain=np.sqrt(2) / 4, name="dense_4x4")(x)
     x = layers.Reshape((BASE_RESOLUTION, BASE_RESOLUTION, channels[0]))(x)
     x = PixelNormalization()(layers.LeakyReLU(0.2)(x))
-    x = _conv(x, channels[0], "conv_4x4", pixel_norm=True)
+    x = conv_lrelu(x, channels[0], "conv_4x4", pixel_norm=True)
     to_rgb = EqualizedConv2D(image_shape[-1], 1, gain=1.0, name="to_rgb_4x4")
     image = to_rgb(x)
     for stage in range(1, num):
         res = BASE_RESOLUTION * 2 ** stage
         x = layers.UpSampling2D(2)(x)
-        x = _conv(x, channels[stage], f"conv0_{res}x{res}", pixel_norm=True)
-        x = _conv(x, channels[stage], f"conv1_{res}x{res}", pixel_norm=True)
+        x = conv_lrelu(x, channels[stage], f"conv0_{res}x{res}", pixel_norm=True)
+        x = conv_lrelu(x, channels[stage], f"conv1_{res}x{res}", pixel_norm=True)
         rgb = EqualizedConv2D(image_shape[-1], 1, gain=1.0, name=f"to_rgb_{res}x{res}")(x)
         image = FadeIn(stage, name=f"fade_{res}x{res}")(
             [layers.UpSampling2D(2)(image), rgb, alphas])
@@ -88,7 +91,7 @@ def discriminator_head(x, width, group_size):
     """The 4x4 end of ProGAN's (and StyleGAN's) discriminator: minibatch stddev, conv,
     dense, and float32 logits."""
     x = MinibatchStdDev(group_size)(x)
-    x = _conv(x, width, "conv_4x4")
+    x = conv_lrelu(x, width, "conv_4x4")
     x = layers.Flatten()(x)
     x = layers.LeakyReLU(0.2)(EqualizedDense(width, name="dense_4x4")(x))
     logits = EqualizedDense(1, gain=1.0, name="dense_out")(x)
@@ -103,7 +106,7 @@ def progan_discriminator(image_shape, channels, fade_images, stable_images,
     blended with fromRGB of the image average-pooled to r/2 by the block's alpha. The 4x4
     head: minibatch stddev, conv, dense, dense(1).
     """
-    num = _stages(image_shape, channels)
+    num = num_resolutions(image_shape, channels)
     image = keras.Input(image_shape, name="image")
     alphas = GrowthSchedule(num, fade_images, stable_images, name="growth")(image)
     pooled = [image]  # image at full, 1/2, 1/4 ... resolution
@@ -112,20 +115,20 @@ def progan_discriminator(image_shape, channels, fade_images, stable_images,
 
     def from_rgb(stage):
         res = BASE_RESOLUTION * 2 ** stage
-        return _conv(pooled[num - 1 - stage], channels[stage], f"from_rgb_{res}x{res}", 1)
+        return conv_lrelu(pooled[num - 1 - stage], channels[stage], f"from_rgb_{res}x{res}", 1)
 
     x = from_rgb(num - 1)
     for stage in range(num - 1, 0, -1):
         res = BASE_RESOLUTION * 2 ** stage
-        x = _conv(x, channels[stage], f"conv0_{res}x{res}")
-        x = _conv(x, channels[stage - 1], f"conv1_{res}x{res}")
+        x = conv_lrelu(x, channels[stage], f"conv0_{res}x{res}")
+        x = conv_lrelu(x, channels[stage - 1], f"conv1_{res}x{res}")
         x = layers.AveragePooling2D(2)(x)
         x = FadeIn(stage, name=f"fade_{res}x{res}")([from_rgb(stage - 1), x, alphas])
     return keras.Model(image, discriminator_head(x, channels[0], group_size), name=name)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class ProGAN(GAN):
+class ProGAN(LatentGAN):
     """Progressively growing GAN; ``fit`` grows it on the schedule built into the networks.
 
     Args (of ``build``):
@@ -151,8 +154,9 @@ class ProGAN(GAN):
                        "(limit 0.02); use quantize='none' or 'float16'.",
     }
 
-    compile_defaults = dict(GAN.compile_defaults, loss="wasserstein_drift", learning_rate=1e-3,
-                            beta_1=0.0, beta_2=0.99, gp_weight=10.0, ema_decay=0.999)
+    compile_defaults = dict(LatentGAN.compile_defaults, loss="wasserstein_drift",
+                            learning_rate=1e-3, beta_1=0.0, beta_2=0.99, gp_weight=10.0,
+                            ema_decay=0.999)
 
     @classmethod
     def build(cls, image_shape, latent_dim=128, channels=(128, 128, 128, 64),

@@ -26,9 +26,9 @@ import math
 import keras
 from keras import layers
 
-from kgan.gan import GAN
+from kgan.latent import LatentGAN
 from kgan.layers import ConditionalBatchNorm, GlobalSumPooling2D, maybe_spectral_norm
-from kgan.models._common import SYNC_BN, register_family_entries
+from kgan.models.common import SYNC_BN, register_family_entries
 
 #: The references' BatchNorm (PyTorch's defaults: moving averages with momentum 0.9).
 _BN = dict(momentum=0.9, epsilon=1e-5)
@@ -159,7 +159,7 @@ def resnet_discriminator(image_shape, width=128, num_classes=0, spectral_norm=Tr
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class SNGAN(GAN):
+class SNGAN(LatentGAN):
     """Spectrally normalised ResNet GAN; with ``num_classes > 0`` the projection cGAN.
 
     Args of ``build``:
@@ -178,7 +178,7 @@ class SNGAN(GAN):
         Miyato & Koyama 2018, arXiv:1802.05637.
     """
 
-    compile_defaults = dict(GAN.compile_defaults, loss="hinge", learning_rate=2e-4,
+    compile_defaults = dict(LatentGAN.compile_defaults, loss="hinge", learning_rate=2e-4,
                             beta_1=0.0, beta_2=0.9, d_steps=5)
 
     @classmethod

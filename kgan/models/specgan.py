@@ -2,7 +2,7 @@
 
 An image GAN on spectrograms: each 16384-sample clip becomes a 128 x 128 log-magnitude STFT
 (256-sample Hann window, hop 128, Nyquist bin dropped), normalised per frequency bin with
-the training split's statistics and clipped to [-1, 1] (``kgan.audio``; the data set
+the training split's statistics and clipped to [-1, 1] (``kgan.modalities.audio``; the data set
 ``spoken_digits_spectrogram``). A DCGAN-shaped pair of 2-D networks (5 x 5 kernels, stride
 2, five layers each way) learns those images; ``generate`` undoes the normalisation and
 recovers audio with Griffin-Lim (``keras.ops.istft`` / ``stft`` iterations), so it returns
@@ -22,11 +22,11 @@ import keras
 import numpy as np
 from keras import layers
 
-from kgan import audio
-from kgan.gan import GAN
+from kgan.modalities import audio
+from kgan.latent import LatentGAN
 from kgan.layers import maybe_spectral_norm
-from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _label_embedding, latent_inputs, projection_logits
+from kgan.models.common import SYNC_BN, register_family_entries
+from kgan.models.dcgan import label_embedding, latent_inputs, projection_logits
 
 KERNEL = 5
 _MULTIPLIERS = (16, 8, 4, 2, 1)  # channels of G's layers, from the 4 x 4 bottleneck out
@@ -36,8 +36,9 @@ SHAPE = (*audio.SPECTROGRAM_SHAPE, 1)
 
 def _check_shape(shape):
     if tuple(shape) != SHAPE:
-        raise ValueError(f"SpecGAN models {SHAPE} spectrograms (kgan.audio.log_magnitude of "
-                         f"{audio.CLIP_LENGTH}-sample clips); received {tuple(shape)}.")
+        raise ValueError(f"SpecGAN models {SHAPE} spectrograms (kgan.modalities.audio."
+                         f"log_magnitude of {audio.CLIP_LENGTH}-sample clips); received "
+                         f"{tuple(shape)}.")
 
 
 def specgan_generator(latent_dim, width=64, num_classes=0, name="generator"):
@@ -70,7 +71,7 @@ def specgan_discriminator(width=64, num_classes=0, spectral_norm=False, name="di
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         h, w, _ = SHAPE
-        label_map = layers.Reshape((h, w, 1))(_label_embedding(label, num_classes, h * w,
+        label_map = layers.Reshape((h, w, 1))(label_embedding(label, num_classes, h * w,
                                                                "label_map"))
         x = layers.Concatenate()([x, label_map])
     for m in reversed(_MULTIPLIERS):
@@ -83,7 +84,7 @@ def specgan_discriminator(width=64, num_classes=0, spectral_norm=False, name="di
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class SpecGAN(GAN):
+class SpecGAN(LatentGAN):
     """SpecGAN: a 2-D GAN on normalised log-magnitude spectrograms, audio via Griffin-Lim.
 
     ``image_shape`` is the spectrogram's ``(128, 128, 1)`` (what ``fit`` trains on);
@@ -92,7 +93,7 @@ class SpecGAN(GAN):
 
     Args:
         griffin_lim_iterations: Griffin-Lim iterations in ``generate`` (the paper uses 16).
-        Others: see ``kgan.GAN``; build with :meth:`build`.
+        Others: see ``kgan.LatentGAN``; build with :meth:`build`.
 
     Example:
         >>> model = kgan.zoo.load("specgan_spoken_digits")
@@ -111,7 +112,7 @@ class SpecGAN(GAN):
         "builtin ops; export a SavedModel (generator + Griffin-Lim, waveforms out), or the "
         "generator alone (spectrograms) from model.generator with keras.export.")
 
-    compile_defaults = dict(GAN.compile_defaults, loss="non_saturating", r1_weight=1.0)
+    compile_defaults = dict(LatentGAN.compile_defaults, loss="non_saturating", r1_weight=1.0)
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=0, seed=0,
                  griffin_lim_iterations=32, **kwargs):
@@ -163,7 +164,7 @@ class SpecGAN(GAN):
 
     def adapt_dataset(self, name, data_dir=None):
         """Sets the normalisation of registered data set ``name`` (its train statistics)."""
-        from kgan import datasets
+        from kgan.data import sets as datasets
 
         module = datasets.module(name)
         if not hasattr(module, "statistics"):
@@ -200,7 +201,7 @@ class SpecGAN(GAN):
             ..., None]
 
     def generate(self, n=None, z=None, labels=None, seed=None, batch_size=256):
-        """Waveforms float32 ``(n, 16384, 1)`` in [-1, 1]; see ``kgan.GAN.generate``."""
+        """Waveforms float32 ``(n, 16384, 1)`` in [-1, 1]; see ``kgan.LatentGAN.generate``."""
         return self.to_waveforms(self.generate_spectrograms(n, z, labels, seed, batch_size))
 
 

@@ -20,7 +20,7 @@ Training has two stages, both plain ``fit()`` on ``(low_res, high_res)`` batches
 
 The paper's content network is VGG19 (ImageNet weights), which cannot be downloaded on
 machines without a network and sees 28x28 grey images as tiny blurry RGB. So the default
-content network is the project's own Fashion-MNIST classifier (``kgan.classifier``,
+content network is the project's own Fashion-MNIST classifier (``kgan.evaluation.classifiers``,
 ``content="classifier_fashion_mnist"``), frozen, read at ``block3_relu1``: the ReLU output of
 its last conv before the final max-pooling (7x7x128), the analogue of the paper's "VGG54"
 (VGG19's last conv before its last pooling). It takes images in [-1, 1], the generator's
@@ -28,60 +28,22 @@ range, so no rescaling is needed. ``content="vgg19"`` uses VGG19 when the user h
 weights (``vgg19_weights=path``): grey images are repeated to 3 channels, upsized to at least
 32x32 (VGG19's minimum), mapped to [0, 255] and through VGG's caffe preprocessing, and the
 ``block5_conv4`` features are scaled by 1/12.75 as in the paper. ``content="mse"`` is the
-pixel MSE (SRResNet's loss).
+pixel MSE (SRResNet's loss). The content networks are built in :mod:`kgan.models.srgan_content`;
+``kgan.recipes.srgan`` runs both stages and publishes the zoo entry.
 """
-
-import warnings
 
 import keras
 from keras import layers, ops
 
-from kgan.gan import GAN
-from kgan.trainers.base import _static_rank
-
-try:
-    import tensorflow as tf
-except ImportError:  # JAX without TensorFlow: fit takes arrays and Python iterables
-    tf = None
-
-from kgan._validation import check_images
-from kgan.models._common import SYNC_BN, register_translator_entry
-from kgan.translation import ImageTranslator
+from kgan.layers import PixelShuffle
+from kgan.models.common import SYNC_BN, register_entry
+from kgan.models.srgan_content import content_network
+from kgan.translation import TranslationGAN
 
 STAGES = ("pretrain", "gan")
-#: Content networks ``compile(content=...)`` accepts, and the layer each one reads by default.
-CONTENT_LAYERS = {
-    "classifier_fashion_mnist": "block3_relu1",
-    "classifier_mnist": "block3_relu1",
-    "vgg19": "block5_conv4",
-    "mse": None,
-}
-#: VGG19's feature scale in the paper (1/12.75 brings the losses to the MSE's order).
-VGG_FEATURE_SCALE = 1.0 / 12.75
-VGG_MIN_SIZE = 32
 
 
 # ---------------------------------------------------------------------------- generator
-@keras.saving.register_keras_serializable(package="kgan")
-class PixelShuffle(layers.Layer):
-    """Sub-pixel upsampling (Shi et al. 2016): ``keras.ops.depth_to_space`` by ``block``,
-    ``(H, W, block**2 * C)`` -> ``(block*H, block*W, C)``."""
-
-    def __init__(self, block=2, **kwargs):
-        super().__init__(**kwargs)
-        self.block = int(block)
-
-    def call(self, x):
-        return keras.ops.depth_to_space(x, self.block)
-
-    def compute_output_shape(self, shape):
-        h, w = (None if d is None else d * self.block for d in shape[1:3])
-        return (shape[0], h, w, shape[3] // self.block ** 2)
-
-    def get_config(self):
-        return {**super().get_config(), "block": self.block}
-
-
 def _residual_block(x, width, name):
     y = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv1")(x)
     y = layers.BatchNormalization(synchronized=SYNC_BN, name=f"{name}_bn1")(y)
@@ -148,80 +110,9 @@ def vgg_discriminator(image_shape, width=64, depth=4, dense_units=1024, name="di
     return keras.Model(image, logits, name=name)
 
 
-# ---------------------------------------------------------------------------- content networks
-def content_network(content, image_shape, layer=None, vgg19_weights=None):
-    """The frozen ``image -> features`` network of the content loss (None for ``"mse"``).
-
-    Args:
-        content: a key of :data:`CONTENT_LAYERS`.
-        image_shape: ``(H, W, C)`` of the high-resolution images.
-        layer: feature layer name (default: :data:`CONTENT_LAYERS` [content]).
-        vgg19_weights: for ``"vgg19"``: a ``.h5`` path of Keras' VGG19 ``include_top=False``
-            weights, ``"imagenet"`` (Keras downloads them: needs a network), or None for
-            random weights (shape checks only: the loss then means nothing).
-    """
-    if content not in CONTENT_LAYERS:
-        raise ValueError(
-            f"Unknown content network {content!r}; expected one of "
-            f"{', '.join(CONTENT_LAYERS)}.")
-    if content == "mse":
-        return None
-    layer = layer or CONTENT_LAYERS[content]
-    if content == "vgg19":
-        network = _vgg19_features(image_shape, layer, vgg19_weights)
-    else:
-        network = _classifier_features(content.removeprefix("classifier_"), image_shape, layer)
-    network.trainable = False
-    return network
-
-
-def _classifier_features(dataset, image_shape, layer):
-    from kgan import classifier
-
-    cfg = classifier.classifier_cfg(dataset)
-    if tuple(image_shape) != tuple(cfg.image_shape):
-        raise ValueError(
-            f"The {dataset} classifier reads {cfg.image_shape} images but this SRGAN makes "
-            f"{tuple(image_shape)}; use content='vgg19' (with its weights) or 'mse'.")
-    model = classifier.load_classifier(dataset)
-    try:
-        output = model.get_layer(layer).output
-    except ValueError as err:
-        names = ", ".join(x.name for x in model.layers)
-        raise ValueError(f"The {dataset} classifier has no layer {layer!r}; its layers: "
-                         f"{names}.") from err
-    return keras.Model(model.inputs, output, name=f"content_{dataset}")
-
-
-def _vgg19_features(image_shape, layer, weights):
-    h, w, c = image_shape
-    if c not in (1, 3):
-        raise ValueError(f"VGG19 content needs 1- or 3-channel images; received {c} channels.")
-    if weights is None:
-        warnings.warn("content='vgg19' with vgg19_weights=None uses random VGG19 weights: "
-                      "fine for shape checks, meaningless as a content loss.", stacklevel=3)
-    size = (max(h, VGG_MIN_SIZE), max(w, VGG_MIN_SIZE))
-    vgg = keras.applications.VGG19(include_top=False, weights=weights, input_shape=(*size, 3))
-    try:
-        features = vgg.get_layer(layer).output
-    except ValueError as err:
-        raise ValueError(f"VGG19 has no layer {layer!r}.") from err
-    vgg = keras.Model(vgg.input, features)
-    image = keras.Input(tuple(image_shape), name="image")
-    x = image
-    if c == 1:
-        x = layers.Concatenate()([x, x, x])
-    if size != (h, w):
-        x = layers.Resizing(*size, interpolation="bicubic")(x)
-    x = layers.Rescaling(127.5, offset=127.5)(x)  # [-1, 1] -> [0, 255]
-    x = layers.Lambda(keras.applications.vgg19.preprocess_input)(x)  # RGB->BGR, minus means
-    x = layers.Rescaling(VGG_FEATURE_SCALE)(vgg(x))
-    return keras.Model(image, x, name="content_vgg19")
-
-
 # ---------------------------------------------------------------------------- the model
 @keras.saving.register_keras_serializable(package="kgan")
-class SRGAN(ImageTranslator, GAN):
+class SRGAN(TranslationGAN):
     """Super-resolution GAN: ``translate(low_res)`` returns images ``scale`` times larger.
 
     Batches are ``(low_res, high_res)`` (an extra labels element is ignored), float32 in
@@ -239,8 +130,7 @@ class SRGAN(ImageTranslator, GAN):
     Reference: Ledig et al. 2017, arXiv:1609.04802.
     """
 
-    directions = (None,)
-    compile_defaults = dict(GAN.compile_defaults, learning_rate=1e-4)
+    compile_defaults = dict(TranslationGAN.compile_defaults, learning_rate=1e-4)
     compile_config_attributes = ("stage", "content", "content_layer", "vgg19_weights",
                                  "adversarial_weight")
     #: Trackers reported in each stage.
@@ -249,15 +139,12 @@ class SRGAN(ImageTranslator, GAN):
         "gan": ("d_loss", "g_loss", "content_loss", "adversarial_loss", "mse", "psnr",
                 "d_real_acc", "d_fake_acc"),
     }
+    metric_names = STAGE_METRICS["gan"]
+    batch_format = ("(low_res, high_res[, labels]) pairs, as kgan.data.load('fashion_x4') "
+                    "yields, or fit(x=low_res, y=high_res)")
 
     def __init__(self, generator, discriminator, seed=0, **kwargs):
-        kwargs.pop("latent_dim", None)
-        kwargs.pop("num_classes", None)
-        super().__init__(generator, discriminator, latent_dim=0, num_classes=0, seed=seed,
-                         **kwargs)
-        for name in ("content_loss", "adversarial_loss", "mse", "psnr"):
-            self._trackers[name] = keras.metrics.Mean(name=name)
-        self._active_metric_names = self.STAGE_METRICS["gan"]
+        super().__init__(generator, discriminator, seed=seed, **kwargs)
         self._content_net = _Frozen(None)
 
     @classmethod
@@ -274,10 +161,6 @@ class SRGAN(ImageTranslator, GAN):
             vgg_discriminator(image_shape, d_width, d_depth, d_dense),
             seed=seed, name=name or "srgan")
 
-    def get_config(self):
-        return {key: value for key, value in super().get_config().items()
-                if key not in ("latent_dim", "num_classes")}
-
     # ------------------------------------------------------------------ compile
     def compile(self, stage="gan", content="classifier_fashion_mnist", content_layer=None,
                 vgg19_weights=None, adversarial_weight=1e-3, learning_rate=None, **kwargs):
@@ -286,8 +169,9 @@ class SRGAN(ImageTranslator, GAN):
 
         Args:
             stage: ``"pretrain"`` (SRResNet on the pixel MSE; D untouched) or ``"gan"``.
-            content: content network of the GAN stage, a key of :data:`CONTENT_LAYERS`.
-            content_layer: its feature layer (default: the one in :data:`CONTENT_LAYERS`).
+            content: content network of the GAN stage, a key of
+                :data:`kgan.models.srgan_content.CONTENT_LAYERS`.
+            content_layer: its feature layer (default: the one in ``CONTENT_LAYERS``).
             vgg19_weights: weights for ``content="vgg19"`` (see :func:`content_network`).
             adversarial_weight: weight of the adversarial term in G's loss (1e-3).
             learning_rate: of the default Adam optimizers (1e-4, beta_1 0.9, as the paper).
@@ -323,52 +207,12 @@ class SRGAN(ImageTranslator, GAN):
         self._content_net = _Frozen(net)
         self._active_metric_names = self.STAGE_METRICS[stage]
 
-    # ------------------------------------------------------------------ inference
-    def filter_model(self, direction=None):
-        """The generator: ``(N, H/scale, W/scale, C)`` -> ``(N, H, W, C)``, both in [-1, 1]."""
-        self.check_direction(direction)
-        return self.generator
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def generate(self, *args, **kwargs):
-        raise ValueError(
-            f"{self.name} super-resolves images rather than sampling latents: call "
-            "model.translate(low_res_images) with images of shape "
-            f"(N, {', '.join(map(str, self.source_shape()))}) in [-1, 1].")
-
     # ------------------------------------------------------------------ training
-    def _check_first_batch(self, x, y):
-        if tf is not None and isinstance(x, tf.data.Dataset):
-            element = next(iter(x.take(1)), None)
-            if element is None:
-                raise ValueError("The training dataset is empty: it yielded no batch.")
-            x, y = self._split_pair(element)
-        elif x is None or y is None:
-            raise ValueError(
-                "SRGAN trains on (low_res, high_res) pairs: pass a dataset of such pairs "
-                "(kgan.data.load('fashion_x4')) or fit(low_res, high_res).")
-        check_images(x, self.source_shape())
-        check_images(y, self.image_shape)
-
-    def _split_pair(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) < 2:
-            raise ValueError(
-                "SRGAN batches must be (low_res, high_res[, labels]) tuples, as "
-                "kgan.data.load('fashion_x4') yields; received a single tensor.")
-        return data[0], data[1]
-
     def _gan_step(self, data):
         """One step: in the ``"gan"`` stage D's update on the one generator pass G(source),
         then G on content + ``adversarial_weight`` * adversarial; in ``"pretrain"`` G on
         the MSE alone."""
-        source, target = self._split_pair(data)
-        if _static_rank(source) is not None:
-            check_images(source, self.source_shape(), static=True)
-            check_images(target, self.image_shape, static=True)
-        source = ops.cast(source, "float32")  # G casts to its compute dtype
-        target = ops.cast(target, "float32")
+        source, target = self._prepare_pair(data)
         _, num_replicas = self._replica_info()
         variables = self.generator.trainable_variables
 
@@ -382,7 +226,7 @@ class SRGAN(ImageTranslator, GAN):
             else:
                 self._discriminator_update(target, ops.stop_gradient(fake), num_replicas)
                 content = self._content_loss(fake, target, mse)
-                adversarial = self.generator_loss_fn(self._d(fake, ()))
+                adversarial = self.generator_loss_fn(self._d(fake))
                 g_loss = content + self.adversarial_weight * adversarial
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
             return (scaled,), (mse, g_loss, content, adversarial)
@@ -404,8 +248,8 @@ class SRGAN(ImageTranslator, GAN):
         variables = self.discriminator.trainable_variables
 
         def loss_fn():
-            real_logits = self._d(target, ())
-            fake_logits = self._d(fake, ())
+            real_logits = self._d(target)
+            fake_logits = self._d(fake)
             d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
             return ((self.d_optimizer.scale_loss(d_loss / num_replicas),),
                     (d_loss, real_logits, fake_logits))
@@ -418,6 +262,9 @@ class SRGAN(ImageTranslator, GAN):
             ops.mean(ops.cast(real_logits > 0, "float32")))
         self._trackers["d_fake_acc"].update_state(
             ops.mean(ops.cast(fake_logits <= 0, "float32")))
+
+    def _d(self, images):
+        return ops.cast(self.discriminator(images, training=True), "float32")
 
     def _content_loss(self, fake, target, mse):
         net = self._content_net.model
@@ -436,192 +283,13 @@ class _Frozen:
         self.model = model
 
 
-# ---------------------------------------------------------------------------- train / measure
-def train_stages(name, out_dir, pretrain_epochs=None, epochs=None, steps_per_epoch=None,
-                 data_dir=None, verbose=2):
-    """Trains zoo entry ``name`` in its two stages with plain ``fit``, resumably.
-
-    Stage 1 (``compile(stage="pretrain")``) writes ``out_dir/pretrain.weights.h5`` when
-    done; stage 2 starts from it with the recipe's ``compile``. Each stage keeps a
-    ``keras.callbacks.BackupAndRestore`` folder, so a killed run restarted with the same
-    arguments resumes where it stopped (a finished stage 1 is skipped), and appends to
-    ``<stage>_history.csv``; ``samples/`` gets an ``input | bicubic | output | target``
-    grid per epoch.
-
-    Returns ``(model, wall_seconds)``, the wall time summed over resumed runs.
-    """
-    import json
-    import time
-    from pathlib import Path
-
-    from kgan import data, zoo
-    from kgan.zoo import _weights
-
-    cfg = zoo.info(name)
-    recipe = cfg.recipe
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    preview = sample_triplets(cfg.dataset, split="test", data_dir=data_dir)
-    pretrained = out / "pretrain.weights.h5"
-    start = time.time()
-    stages = [("pretrain", recipe["pretrain"], pretrain_epochs),
-              ("gan", recipe, epochs)]
-    for stage, spec, stage_epochs in stages:
-        if stage == "pretrain" and pretrained.exists():
-            continue
-        keras.utils.set_random_seed(recipe["seed"])
-        model = zoo.load(name, pretrained=False, compile=False)
-        model.compile(**spec["compile"])
-        if stage == "gan":
-            _weights.load_into(model, pretrained)
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(out / f"{stage}_backup"),
-                                             delete_checkpoint=False),
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.CSVLogger(str(out / f"{stage}_history.csv"), append=True),
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs, m=model, s=stage:
-                                           save_triplets(m, *preview, out / "samples" /
-                                                         f"{s}_{epoch + 1:03d}.png")),
-        ]
-        steps = steps_per_epoch or spec.get("steps_per_epoch")
-        # Epochs shorter than the data: one endless shuffled stream, so each epoch goes on
-        # where the last stopped.
-        dataset = data.load(cfg.dataset, "train", recipe["batch_size"], data_dir,
-                            seed=recipe["seed"], repeat=bool(steps))
-        model.fit(dataset, epochs=stage_epochs or spec["epochs"], steps_per_epoch=steps,
-                  callbacks=callbacks, verbose=verbose)
-        if stage == "pretrain":
-            _weights.save_atomically(model, pretrained)
-    wall_file = out / "wall_seconds.json"
-    wall = time.time() - start + (json.loads(wall_file.read_text())["total"]
-                                  if wall_file.exists() else 0.0)
-    wall_file.write_text(json.dumps({"total": wall}))
-    return model, wall
-
-
-def sample_triplets(dataset="fashion_x4", split="test", per_class=1, data_dir=None):
-    """``(low_res, high_res)`` float32 in [-1, 1]: the first ``per_class`` images of each
-    class of ``split``, in class order (fixed inputs for sample grids)."""
-    import numpy as np
-
-    from kgan.datasets import module
-
-    (low, high), labels = module(dataset).load_arrays(split, data_dir)
-    pick = np.concatenate([np.flatnonzero(labels == k)[:per_class]
-                           for k in range(labels.max() + 1)])
-    return tuple(x[pick].astype("float32") / 127.5 - 1.0 for x in (low, high))
-
-
-def save_triplets(model, low_res, high_res, path):
-    """Writes a grid, one row per image: ``input (nearest) | bicubic | SR output | target``."""
-    import numpy as np
-
-    from kgan.datasets.fashion_x4 import bicubic
-    from kgan.images import save_grid
-
-    size = high_res.shape[1:3]
-    nearest = np.repeat(np.repeat(low_res, size[0] // low_res.shape[1], 1),
-                        size[1] // low_res.shape[2], 2)
-    columns = [nearest, bicubic(low_res, size), model.translate(low_res), high_res]
-    return save_grid(path, np.stack(columns, 1).reshape(-1, *high_res.shape[1:]),
-                     rows=len(low_res), scale=3)
-
-
-def evaluate(model, dataset="fashion_x4", split="test", data_dir=None, classifier="fashion_mnist"):
-    """Super-resolution quality on a whole split, next to the bicubic baseline.
-
-    Returns a dict with, for ``"srgan"`` (the model), ``"bicubic"`` and ``"high_res"`` (the
-    targets themselves, the ceiling), the mean PSNR and SSIM against the targets (images in
-    [0, 1], ``tf.image.psnr`` / ``tf.image.ssim`` with their defaults: 11x11 Gaussian
-    window, sigma 1.5) and the accuracy of the project's ``classifier`` on them.
-    """
-    import numpy as np
-
-    from kgan import classifier as kgan_classifier
-    from kgan.datasets import module
-
-    data_module = module(dataset)
-    (low, high), labels = data_module.load_arrays(split, data_dir)
-    low = low.astype("float32") / 127.5 - 1.0
-    high = high.astype("float32") / 127.5 - 1.0
-    judge = kgan_classifier.load_classifier(classifier)
-    candidates = {"srgan": model.translate(low), "bicubic": data_module.bicubic(low),
-                  "high_res": high}
-    target = tf.constant((high + 1.0) / 2.0)
-    report = {}
-    for key, images in candidates.items():
-        unit = tf.constant((images + 1.0) / 2.0)
-        psnr = tf.image.psnr(unit, target, max_val=1.0).numpy()
-        predicted = kgan_classifier.predict(judge, images).argmax(axis=1)
-        report[key] = dict(
-            psnr=None if key == "high_res" else round(float(np.mean(psnr)), 3),
-            ssim=round(float(np.mean(tf.image.ssim(unit, target, max_val=1.0).numpy())), 4),
-            classifier_accuracy=round(float(np.mean(predicted == labels)), 4))
-    report["images"] = len(low)
-    report["split"] = split
-    report["classifier"] = f"classifier_{classifier}"
-    return report
-
-
-def publish(model, name, run_dir, wall_seconds):
-    """Writes ``zoo/<name>/``: the weights (G and D, no optimizer state), ``samples.png``
-    (``input | bicubic | output | target``, one test image per class) and ``card.json`` with
-    :func:`evaluate`'s test-split figures for the SRGAN, for its SRResNet stage
-    (``run_dir/pretrain.weights.h5``) and for bicubic upsampling. Returns the card."""
-    from pathlib import Path
-
-    from kgan import zoo
-    from kgan.zoo import _weights
-    from kgan.zoo import publish as zoo_publish
-
-    cfg = zoo.info(name)
-    figures = evaluate(model, cfg.dataset)
-    srresnet = zoo.load(name, pretrained=False, compile=False)
-    _weights.load_into(srresnet, Path(run_dir) / "pretrain.weights.h5")
-    figures["srresnet"] = evaluate(srresnet, cfg.dataset)["srgan"]
-    training = {"wall_seconds": round(wall_seconds, 1),
-                "steps": {stage: _steps(name, run_dir, stage) for stage in ("pretrain", "gan")},
-                "hardware": zoo_publish.hardware(), "keras_backend": "tensorflow"}
-    extra = {
-        "source_shape": list(model.source_shape()),
-        "params": {"generator": int(model.generator.count_params()),
-                   "discriminator": int(model.discriminator.count_params())},
-        "samples": "samples.png (rows: one test image per class; columns: 7x7 input shown "
-                   "nearest, bicubic, SRGAN output, 28x28 target)",
-        "metrics_note": "Test split (10,000 pairs). PSNR/SSIM on [0, 1] images against the "
-                        "28x28 targets (tf.image.psnr / tf.image.ssim). classifier_accuracy: "
-                        "kgan's Fashion-MNIST classifier on the images; the GAN stage's "
-                        "content loss reads the same classifier's features, so its accuracy "
-                        "on SRGAN outputs is not an independent judge.",
-        "reproduce": f"python tools/train_srgan.py {name}",
-    }
-    return zoo_publish.publish(
-        model, name, training, metrics=figures, extra=extra,
-        samples=lambda m, path: save_triplets(m, *sample_triplets(cfg.dataset, "test"), path))
-
-
-def _steps(name, run_dir, stage):
-    """Updates made in ``stage`` at the recipe's steps per epoch: epochs logged in its
-    history times the steps of one epoch."""
-    from pathlib import Path
-
-    from kgan import data, zoo
-
-    cfg = zoo.info(name)
-    spec = cfg.recipe["pretrain"] if stage == "pretrain" else cfg.recipe
-    epochs = len(Path(run_dir, f"{stage}_history.csv").read_text().strip().splitlines()) - 1
-    per_epoch = spec.get("steps_per_epoch") or (
-        len(data.load_arrays(cfg.dataset, "train")[1]) // cfg.recipe["batch_size"])
-    return epochs * per_epoch
-
-
 # ---------------------------------------------------------------------------- zoo
 PAPER = "Ledig et al. 2017, arXiv:1609.04802"
 
 
 def _register(name, dataset, image_shape, model_kwargs, recipe, **weights):
-    register_translator_entry(SRGAN, "srgan", PAPER, name, dataset, image_shape, model_kwargs,
-                              recipe, **weights)
+    register_entry(SRGAN, "srgan", PAPER, name, dataset, image_shape, model_kwargs, recipe,
+                   **weights)
 
 
 _RECIPE = dict(

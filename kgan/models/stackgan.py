@@ -32,7 +32,7 @@ The matching-aware losses and GAN-INT option are ``Text2Image``'s (this class ex
 
 Images: ``fashion_captions_32`` (the 28x28 garments with a 2-pixel black border, the stage-II
 targets) and ``fashion_captions_16`` (those averaged over 2x2 blocks, stage I's), see
-``kgan.datasets.fashion_captions_32``. ``kgan.metrics`` crops the border off before the
+``kgan.data.sets.fashion_captions_32``. ``kgan.metrics`` crops the border off before the
 28x28 classifier.
 
 Zoo: ``stackgan_fashion_stage1`` (stage I's recipe) and ``stackgan_fashion`` (stage II,
@@ -45,8 +45,9 @@ import numpy as np
 from keras import layers
 
 from kgan.layers import ConditioningAugmentation
-from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _check_size, dcgan_upsampler
+from kgan.models import text_conditioning
+from kgan.models.common import SYNC_BN, register_family_entries
+from kgan.models.dcgan import check_size, dcgan_upsampler
 from kgan.models.text2image import Text2Image, resolve_text_encoder, text2image_discriminator
 
 try:
@@ -84,7 +85,7 @@ def _check_latent(latent_dim, cond_dim):
 def stage1_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128,
                      name="generator"):
     """[(z, eps), phi(t)] -> concat(z, CA(phi(t), eps)) -> DCGAN generator (H/4 -> H/2 -> H)."""
-    _check_size(image_shape)
+    check_size(image_shape)
     _check_latent(latent_dim, cond_dim)
     latent = keras.Input((latent_dim,), name="latent")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
@@ -134,8 +135,8 @@ class StackGAN(Text2Image):
         generator: stage 1: ``[latent, text_embedding] -> image``; stage 2:
             ``[stage-I image, text_embedding, latent] -> image``.
         discriminator: ``[image, text_embedding] -> logits`` (matching-aware).
-        text_encoder: frozen ``kgan.text.build_text_encoder`` model.
-        latent_dim, seed: as ``kgan.GAN``; the latent is ``(z, eps)`` (see the module).
+        text_encoder: frozen ``kgan.modalities.text.build_text_encoder`` model.
+        latent_dim, seed: as ``kgan.LatentGAN``; the latent is ``(z, eps)`` (see the module).
         stage: 1 or 2.
         stage1_generator: stage 2 only: the stage-I generator (frozen); give it the trained
             weights with :meth:`set_stage1` before training stage II.
@@ -156,7 +157,7 @@ class StackGAN(Text2Image):
 
     compile_defaults = dict(Text2Image.compile_defaults, kl_weight=2.0)
     compile_config_attributes = Text2Image.compile_config_attributes + ("kl_weight",)
-    #: Trackers beyond ``kgan.gan.METRIC_NAMES``: D's rejection of (real, wrong text) and
+    #: Trackers beyond ``kgan.latent.METRIC_NAMES``: D's rejection of (real, wrong text) and
     #: the conditioning augmentation's KL divergence.
     extra_metric_names = ("d_wrong_acc", "kl")
 
@@ -189,7 +190,7 @@ class StackGAN(Text2Image):
         ``keras.Model`` encoder."""
         if stage not in STAGES:
             raise ValueError(f"stage must be 1 or 2; received {stage!r}.")
-        _check_size(image_shape)
+        check_size(image_shape)
         dataset = text_encoder if isinstance(text_encoder, str) else None
         text_encoder, default_captions = resolve_text_encoder(text_encoder)
         dim = int(text_encoder.output_shape[-1])
@@ -285,13 +286,11 @@ class StackGAN(Text2Image):
                 self.generate_from_embeddings(z, embeddings, batch_size))
 
     def card_figures(self, folder):
-        """Captioned ``samples.png`` and ``interpolation.png`` (``kgan.text.card_figures``)
+        """Captioned ``samples.png`` and ``interpolation.png`` (``text_conditioning.card_figures``)
         and, for stage 2, ``stages.png``: stage I next to stage II for each class caption."""
         from pathlib import Path
 
-        from kgan import text
-
-        figures = text.card_figures(self, self.caption_dataset, folder)
+        figures = text_conditioning.card_figures(self, self.caption_dataset, folder)
         if self.stage == 2:
             figures["stages"] = self.stages_figure(Path(folder) / "stages.png").name
         return figures
@@ -299,11 +298,10 @@ class StackGAN(Text2Image):
     def stages_figure(self, path, per_caption=2):
         """A PNG of ``(stage I, stage II)`` pairs, ``per_caption`` latents per default
         caption, stage I upsampled (nearest) to stage II's size; returns the path."""
-        from kgan.images import save_captioned_grid
-        from kgan.text import FIGURE_SEED
+        from kgan.modalities.images import save_captioned_grid
 
         captions = [c for c in self.default_captions for _ in range(per_caption)]
-        low, high = self.generate_stages(text=captions, seed=FIGURE_SEED)
+        low, high = self.generate_stages(text=captions, seed=text_conditioning.FIGURE_SEED)
         factor = high.shape[1] // low.shape[1]
         low = low.repeat(factor, axis=1).repeat(factor, axis=2)
         images = np.stack([low, high], axis=1).reshape(-1, *high.shape[1:])

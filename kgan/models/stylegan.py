@@ -34,14 +34,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from kgan.gan import GAN
+from kgan.latent import LatentGAN
 from kgan.layers import (AdaIN, ConstantInput, EqualizedConv2D, EqualizedDense, MeanW,
-                         NoiseInjection, PixelNormalization, SecondLatent,
+                         NoiseInjection, NoiseMode, PixelNormalization, SecondLatent,
                          StyleMixing)
 from kgan.layers.style import NOISE_MODES
-from kgan.models._common import register_family_entries
-from kgan._validation import check_latents
-from kgan.models.progan import BASE_RESOLUTION, _conv, _stages, discriminator_head
+from kgan.models.common import register_family_entries
+from kgan.validation import check_latents
+from kgan.models.progan import BASE_RESOLUTION, conv_lrelu, discriminator_head, num_resolutions
 
 
 def mapping_network(latent_dim, w_dim, num_layers=8, lr_multiplier=0.01, name="mapping"):
@@ -63,7 +63,7 @@ def synthesis_network(image_shape, w_dim, channels, seed=0, name="synthesis"):
     (8 significant bits) rounds away (a bf16 model then draws other images than its float32
     weights do).
     """
-    num = _stages(image_shape, channels)
+    num = num_resolutions(image_shape, channels)
     num_ws = 2 * num
     ws = keras.Input((num_ws, w_dim), name="ws")
     index = iter(range(num_ws))
@@ -105,20 +105,20 @@ def stylegan_generator(image_shape, latent_dim, w_dim, channels, mapping_layers=
 
 def stylegan_discriminator(image_shape, channels, group_size=4, name="discriminator"):
     """fromRGB at full resolution, (2 convs, average pool) per resolution, ProGAN's head."""
-    num = _stages(image_shape, channels)
+    num = num_resolutions(image_shape, channels)
     image = keras.Input(image_shape, name="image")
     res = image_shape[0]
-    x = _conv(image, channels[-1], f"from_rgb_{res}x{res}", 1)
+    x = conv_lrelu(image, channels[-1], f"from_rgb_{res}x{res}", 1)
     for stage in range(num - 1, 0, -1):
         res = BASE_RESOLUTION * 2 ** stage
-        x = _conv(x, channels[stage], f"conv0_{res}x{res}")
-        x = _conv(x, channels[stage - 1], f"conv1_{res}x{res}")
+        x = conv_lrelu(x, channels[stage], f"conv0_{res}x{res}")
+        x = conv_lrelu(x, channels[stage - 1], f"conv1_{res}x{res}")
         x = layers.AveragePooling2D(2)(x)
     return keras.Model(image, discriminator_head(x, channels[0], group_size), name=name)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class StyleGAN(GAN):
+class StyleGAN(LatentGAN):
     """Style-based GAN with truncation, style mixing and noise control at sampling time.
 
     Args (of ``build``):
@@ -146,8 +146,9 @@ class StyleGAN(GAN):
                        "under full-integer quantization; use quantize='none'.",
     }
 
-    compile_defaults = dict(GAN.compile_defaults, loss="non_saturating", learning_rate=2e-3,
-                            beta_1=0.0, beta_2=0.99, r1_weight=0.1, ema_decay=0.999)
+    compile_defaults = dict(LatentGAN.compile_defaults, loss="non_saturating",
+                            learning_rate=2e-3, beta_1=0.0, beta_2=0.99, r1_weight=0.1,
+                            ema_decay=0.999)
 
     @classmethod
     def build(cls, image_shape, latent_dim=128, w_dim=128, channels=(128, 128, 128, 64),
@@ -235,7 +236,7 @@ class StyleGAN(GAN):
         * ``truncation.png``: the same latents at psi = 1.0, 0.8, ..., 0.0 (one column each),
           collapsing towards the mean style.
         """
-        from kgan.images import save_grid
+        from kgan.modalities.images import save_grid
 
         folder = Path(folder)
         rng = np.random.default_rng(seed)
@@ -264,7 +265,7 @@ class StyleGAN(GAN):
         mean_w = self.generator.get_layer("mean_w")
         take_a = (np.arange(self.num_ws) < crossover)[None, :, None]
         out = []
-        with self.inference_weights(), _NoiseMode(self.synthesis, noise_mode):
+        with self.inference_weights(), NoiseMode(self.synthesis, noise_mode):
             for i in range(0, len(z_a), batch_size):
                 w_a, w_b = (self.mapping(z[i:i + batch_size]) for z in (z_a, z_b))
                 if psi != 1.0:  # w_avg + 1 * (w - w_avg) is w only up to rounding
@@ -273,23 +274,6 @@ class StyleGAN(GAN):
                 ws = ops.broadcast_to(ws, (ws.shape[0], self.num_ws, ws.shape[-1]))
                 out.append(ops.convert_to_numpy(self.synthesis(ws, training=False)))
         return np.clip(np.concatenate(out).astype("float32"), -1.0, 1.0)
-
-
-class _NoiseMode:
-    """Sets every NoiseInjection layer's ``noise_mode`` for the duration of a block."""
-
-    def __init__(self, synthesis, mode):
-        self.layers = [lay for lay in synthesis.layers if isinstance(lay, NoiseInjection)]
-        self.mode = mode
-
-    def __enter__(self):
-        for lay in self.layers:
-            lay.noise_mode = self.mode
-
-    def __exit__(self, *exc):
-        for lay in self.layers:
-            lay.noise_mode = "const"
-        return False
 
 
 register_family_entries(

@@ -2,7 +2,7 @@
 GAN-CLS with optional GAN-INT).
 
 Both players see a sentence embedding of the caption from a frozen text encoder
-(``kgan.text``): G draws ``G(z, phi(t))``, D judges ``D(x, phi(t))``. As in the paper the
+(``kgan.modalities.text``): G draws ``G(z, phi(t))``, D judges ``D(x, phi(t))``. As in the paper the
 embedding is first compressed by a dense layer with a leaky ReLU, concatenated to z in G, and
 replicated over D's last feature map, followed by a 1x1 convolution. The networks are
 otherwise the DCGAN ones at 28x28 (``kgan.models.dcgan``); D also gets the projection term
@@ -26,10 +26,12 @@ a fixed latent, the paper's interpolation figure.
 import keras
 from keras import layers
 
-from kgan.gan import _MAX_D_STEPS, GAN, _dense, _multi_worker, _split_batch
-from kgan.models._common import SYNC_BN, register_family_entries
-from kgan.models.dcgan import _check_size, dcgan_upsampler
-from kgan.text import TextConditioned, load_text_encoder
+from kgan.latent import LatentGAN
+from kgan.trainers.base import GENERATOR_STREAM, split_batch
+from kgan.models.common import SYNC_BN, register_family_entries
+from kgan.modalities.text import dataset_module, load_text_encoder
+from kgan.models.dcgan import check_size, dcgan_upsampler
+from kgan.models.text_conditioning import TextConditioned
 
 try:
     import tensorflow as tf
@@ -45,7 +47,7 @@ def _compress(embedding, dim, name):
 def text2image_generator(image_shape, latent_dim, embedding_dim, width=64, cond_dim=128,
                          name="generator"):
     """[z, phi(t)] -> concat(z, compress(phi(t))) -> DCGAN generator (7x7 -> 14 -> 28)."""
-    _check_size(image_shape)
+    check_size(image_shape)
     z = keras.Input((latent_dim,), name="latent")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
     code = _compress(embedding, cond_dim, "text_compress")
@@ -57,7 +59,7 @@ def text2image_discriminator(image_shape, embedding_dim, width=64, cond_dim=128,
                              name="discriminator"):
     """[x, phi(t)] -> Conv(w, /2) -> Conv(2w, /2) -> concat(tiled compress(phi(t))) ->
     Conv 1x1 (2w) -> logits = Dense(h) + <h, W compress(phi(t))>."""
-    _check_size(image_shape)
+    check_size(image_shape)
     h, w, _ = image_shape
     image = keras.Input(image_shape, name="image")
     embedding = keras.Input((embedding_dim,), name="text_embedding")
@@ -86,21 +88,20 @@ def resolve_text_encoder(text_encoder):
     data set's name (its published encoder and one caption per class) or a ``keras.Model``
     encoder (no default captions)."""
     if isinstance(text_encoder, str):
-        from kgan.text import dataset_module
-
         return load_text_encoder(text_encoder), dataset_module(text_encoder).CLASS_CAPTIONS
     return text_encoder, ()
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class Text2Image(TextConditioned, GAN):
+class Text2Image(TextConditioned, LatentGAN):
     """GAN-CLS text-to-image model: ``generate(n, text=[...])`` draws images for captions.
 
     Args:
         generator: ``[latent, text_embedding] -> image``.
         discriminator: ``[image, text_embedding] -> logits``.
-        text_encoder: frozen ``kgan.text.build_text_encoder`` model (strings -> embeddings).
-        latent_dim, seed: as ``kgan.GAN``.
+        text_encoder: frozen ``kgan.modalities.text.build_text_encoder`` model (strings ->
+            embeddings).
+        latent_dim, seed: as ``kgan.LatentGAN``.
         default_captions: captions ``generate`` cycles through without ``text``.
 
     Training data: ``(images, captions)`` batches, e.g.
@@ -118,9 +119,9 @@ class Text2Image(TextConditioned, GAN):
     #: Its training step is still written with tf.GradientTape (issue 19: port it to
     #: kgan.trainers' primitives); fit on JAX says so before any step.
     train_backends = ("tensorflow",)
-    compile_defaults = dict(GAN.compile_defaults, interpolation_weight=0.0)
+    compile_defaults = dict(LatentGAN.compile_defaults, interpolation_weight=0.0)
     compile_config_attributes = ("interpolation_weight",)
-    #: Trackers beyond ``kgan.gan.METRIC_NAMES``: how often D rejects (real, wrong text).
+    #: Trackers beyond ``kgan.latent.METRIC_NAMES``: how often D rejects (real, wrong text).
     extra_metric_names = ("d_wrong_acc",)
 
     def __init__(self, generator, discriminator, text_encoder, latent_dim, seed=0,
@@ -174,24 +175,23 @@ class Text2Image(TextConditioned, GAN):
         config["text_encoder"] = keras.saving.deserialize_keras_object(config["text_encoder"])
         return super().from_config(config)
 
-    def call(self, inputs, training=False):
-        """Runs the generator on ``[z, text_embedding]``."""
-        return self.generator(inputs, training=training)
-
     # ------------------------------------------------------------------ training
-    def _check_first_batch(self, x, y):
-        super()._check_first_batch(x, y)
-        if isinstance(x, tf.data.Dataset):
-            _, captions = _split_batch(next(iter(x.take(1))))
-            if captions is None or captions.dtype != tf.string:
-                raise ValueError(
-                    f"{self.name} trains on (images, captions) batches with string captions; "
-                    "received " + ("no captions" if captions is None else
-                                   f"a second element of dtype {captions.dtype.name}") +
-                    ". Load them with kgan.data.load('fashion_captions').")
+    def _check_batch(self, batch):
+        """LatentGAN's check of ``fit``'s first batch, and string captions beside the
+        images."""
+        super()._check_batch(batch)
+        _, captions = split_batch(batch)
+        if captions is None or (tf.is_tensor(captions) and captions.dtype != tf.string):
+            raise ValueError(
+                f"{self.name} trains on (images, captions) batches with string captions; "
+                "received " + ("no captions" if captions is None else
+                               f"a second element of dtype {captions.dtype.name}") +
+                ". Load them with kgan.data.load('fashion_captions').")
 
     def train_step(self, data):
-        images, captions = _split_batch(data)
+        from kgan.trainers.tensorflow import dense_gradients, multi_worker
+
+        images, captions = split_batch(data)
         if captions is None:
             raise ValueError(f"{self.name} trains on (images, captions) batches.")
         images = tf.cast(images, "float32")  # D casts to its compute dtype
@@ -213,20 +213,20 @@ class Text2Image(TextConditioned, GAN):
                                 - self.discriminator_loss_fn(real_logits, fake_logits))
                 scaled = self.d_optimizer.scale_loss(total / num_replicas)
             variables = self.discriminator.trainable_variables
-            self.d_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+            self.d_optimizer.apply(dense_gradients(tape.gradient(scaled, variables)), variables)
             self._track_discriminator(total, penalties, real_logits, fake_logits)
             threshold = 0.5 if self.loss_name == "least_squares" else 0.0
             self._trackers["d_wrong_acc"].update_state(
                 tf.reduce_mean(tf.cast(wrong_logits <= threshold, "float32")))
-        z = self.sample_latents(batch, _MAX_D_STEPS)
+        z = self.sample_latents(batch, GENERATOR_STREAM)
         with tf.GradientTape() as tape:
             g_loss = self._text_generator_loss(z, embeddings, wrong)
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply(_dense(tape.gradient(scaled, variables)), variables)
+        self.g_optimizer.apply(dense_gradients(tape.gradient(scaled, variables)), variables)
         self._trackers["g_loss"].update_state(g_loss)
         logs = {m.name: m.result() for m in self.metrics}
-        if _multi_worker(self.distribute_strategy):  # see kgan.gan.GAN.train_step
+        if multi_worker(self.distribute_strategy):  # see kgan.trainers.tensorflow
             logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
         return logs
 

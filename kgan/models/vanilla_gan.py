@@ -11,9 +11,9 @@ import math
 import keras
 from keras import layers
 
-from kgan.gan import GAN
+from kgan.latent import LatentGAN
 from kgan.layers import MinibatchDiscrimination, maybe_spectral_norm
-from kgan.models._common import SYNC_BN, register_family_entries
+from kgan.models.common import SYNC_BN, register_family_entries
 
 
 def mlp_generator(image_shape, latent_dim, widths=(256, 512, 1024), name="generator"):
@@ -45,7 +45,7 @@ def mlp_discriminator(image_shape, widths=(512, 256), minibatch_discrimination=F
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class VanillaGAN(GAN):
+class VanillaGAN(LatentGAN):
     """MLP GAN of Goodfellow et al. 2014."""
 
     @classmethod

@@ -18,17 +18,17 @@ generator with z, and gives the critic the label twice: as a learned extra input
 and through a projection head (Miyato & Koyama 2018), as the image families do.
 
 ``generate`` returns waveforms float32 ``(n, 16384, 1)`` in [-1, 1];
-``kgan.audio.write_wav`` writes them as 16-bit wav files.
+``kgan.modalities.audio.write_wav`` writes them as 16-bit wav files.
 """
 
 import keras
 from keras import layers
 
-from kgan.audio import CLIP_LENGTH
-from kgan.gan import GAN
+from kgan.modalities.audio import CLIP_LENGTH
+from kgan.latent import LatentGAN
 from kgan.layers import LogMagnitude, PhaseShuffle, maybe_spectral_norm
-from kgan.models._common import register_family_entries
-from kgan.models.dcgan import _label_embedding, latent_inputs, projection_logits
+from kgan.models.common import register_family_entries
+from kgan.models.dcgan import label_embedding, latent_inputs, projection_logits
 from kgan.models.specgan import specgan_discriminator
 
 KERNEL = 25
@@ -43,7 +43,7 @@ def _check_shape(shape):
     if tuple(shape) != (CLIP_LENGTH, 1):
         raise ValueError(f"WaveGAN makes mono clips of shape ({CLIP_LENGTH}, 1); received "
                          f"{tuple(shape)}. Resample or pad audio to {CLIP_LENGTH} samples "
-                         "(kgan.audio.read_wav does both).")
+                         "(kgan.modalities.audio.read_wav does both).")
 
 
 def wavegan_generator(latent_dim, width=64, num_classes=0, name="generator"):
@@ -82,7 +82,7 @@ def wavegan_discriminator(width=64, num_classes=0, phase_shuffle=2, spectral_nor
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
         label_channel = layers.Reshape((CLIP_LENGTH, 1))(
-            _label_embedding(label, num_classes, CLIP_LENGTH, "label_channel"))
+            label_embedding(label, num_classes, CLIP_LENGTH, "label_channel"))
         x = layers.Concatenate()([x, label_channel])
     for i, m in enumerate(reversed(_MULTIPLIERS)):
         x = maybe_spectral_norm(layers.Conv1D(m * width, KERNEL, strides=STRIDE, padding="same"),
@@ -101,15 +101,15 @@ def wavegan_discriminator(width=64, num_classes=0, phase_shuffle=2, spectral_nor
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class WaveGAN(GAN):
+class WaveGAN(LatentGAN):
     """WaveGAN: WGAN-GP on raw 16 kHz waveforms of 16384 samples.
 
-    Args: see ``kgan.GAN``; build with :meth:`build`.
+    Args: see ``kgan.LatentGAN``; build with :meth:`build`.
 
     Example:
         >>> model = kgan.zoo.load("wavegan_spoken_digits")
         >>> sevens = model.generate(labels=[7] * 4, seed=0)        # (4, 16384, 1)
-        >>> kgan.audio.write_wav("seven.wav", sevens[0])
+        >>> kgan.modalities.audio.write_wav("seven.wav", sevens[0])
 
     Reference: Donahue, McAuley & Puckette 2019, arXiv:1802.04208.
     """
@@ -123,8 +123,8 @@ class WaveGAN(GAN):
     }
 
     compile_defaults = dict(
-        GAN.compile_defaults, loss="wasserstein", learning_rate=1e-4, beta_1=0.5, beta_2=0.9,
-        d_steps=5, gp_weight=10.0,
+        LatentGAN.compile_defaults, loss="wasserstein", learning_rate=1e-4, beta_1=0.5,
+        beta_2=0.9, d_steps=5, gp_weight=10.0,
     )
 
     @property

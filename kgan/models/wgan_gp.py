@@ -13,7 +13,7 @@ learning rate 2e-4 (``compile(learning_rate=2e-4)``, the ``wgan_gp_cifar10`` rec
 
 import keras
 
-from kgan.models._common import register_family_entries
+from kgan.models.common import register_family_entries
 from kgan.models.dcgan import DCGAN, dcgan_discriminator, dcgan_generator
 from kgan.models.sngan import resnet_discriminator, resnet_generator
 

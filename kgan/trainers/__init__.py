@@ -1,9 +1,11 @@
 """The training step of :class:`kgan.GAN`, per Keras backend.
 
-The game (losses, penalties, ``d_steps``, alternating / simultaneous updates, EMA, the RNG
-streams keyed on ``(seed, step)``, augmentation) is written once, in ``keras.ops``, in
-:class:`kgan.trainers.base.GANTrainer`. What differs between backends is small and lives in
-one mixin per backend, as Keras' own ``keras/src/backend/<backend>/trainer.py`` do:
+Each kind's step is written once, in ``keras.ops``: the standard game (losses, penalties,
+``d_steps``, alternating / simultaneous updates, the RNG streams keyed on ``(seed, step)``,
+augmentation) in :class:`kgan.latent.LatentGAN`, the translation families' in their own
+classes. What differs between backends is small and lives in one mixin per backend, as
+Keras' own ``keras/src/backend/<backend>/trainer.py`` do (the contract:
+:mod:`kgan.trainers.base`):
 
 * :mod:`kgan.trainers.tensorflow`: ``train_step(data)``; gradients from ``tf.GradientTape``,
   latents from ``tf.random.stateless_*``, per-replica slices under ``tf.distribute``.
@@ -35,16 +37,24 @@ def check_backend():
 
 
 def backend_trainer():
-    """The training mixin of the active Keras backend (``GANTrainer`` subclass)."""
+    """The training mixin of the active Keras backend (a :class:`kgan.trainers.base.Trainer`
+    with the backend's primitives and ``train_step``)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from kgan.trainers.tensorflow import TensorFlowGANTrainer
+        from kgan.trainers.tensorflow import TensorFlowTrainer
 
-        return TensorFlowGANTrainer
+        return TensorFlowTrainer
     if backend == "jax":
-        from kgan.trainers.jax import JAXGANTrainer
+        from kgan.trainers.jax import JAXTrainer
 
-        return JAXGANTrainer
-    from kgan.trainers.base import UnsupportedBackendTrainer
+        return JAXTrainer
+    from kgan.trainers.base import Trainer
+
+    class UnsupportedBackendTrainer(Trainer):
+        """The mixin on backends kgan does not train on (torch, numpy, openvino): the
+        models build, load weights and generate, but ``fit`` says which backends train."""
+
+        def train_step(self, *args, **kwargs):
+            raise RuntimeError(unsupported_backend_message())
 
     return UnsupportedBackendTrainer

@@ -1,5 +1,5 @@
-"""``GAN.train_step(state, data)`` on Keras' JAX backend: the game of
-:class:`kgan.trainers.base.GANTrainer`, stateless, inside Keras' own jitted ``fit`` loop.
+"""``GAN.train_step(state, data)`` on Keras' JAX backend: the kind's step (``_gan_step``),
+stateless, inside Keras' own jitted ``fit`` loop (the primitives of :mod:`kgan.trainers.base`).
 
 Keras' JAX trainer calls ``train_step(state, data)`` with
 ``state = (trainable, non_trainable, optimizer, metrics)`` variable values and expects
@@ -10,7 +10,7 @@ here:
    value in ``state``: the model's trainable and non-trainable variables (G, D, ADA's p),
    ``model.optimizer.variables`` (both players' optimizers: see
    :class:`kgan.trainers.base.OptimizerPair`) and the trackers' variables;
-2. runs the shared game. Its network calls, ``tracker.update_state`` and ``ada_p.assign``
+2. runs the kind's step. Its network calls, ``tracker.update_state`` and ``ada_p.assign``
    read and write through that scope, which is what ``stateless_call`` and
    ``stateless_update_state`` do one object at a time. The primitives below differentiate
    with ``jax.vjp`` over a copy of the scope (so BatchNorm statistics, dropout seeds and
@@ -29,10 +29,10 @@ import jax.numpy as jnp
 import keras
 from keras.src.backend.common.stateless_scope import get_stateless_scope
 
-from kgan.trainers.base import GANTrainer
+from kgan.trainers.base import Trainer
 
 
-class JAXGANTrainer(GANTrainer):
+class JAXTrainer(Trainer):
     """The JAX half of ``kgan.GAN``'s training (Keras' ``train_step(self, state, data)``)."""
 
     def train_step(self, state, data):

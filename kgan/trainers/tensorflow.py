@@ -1,5 +1,5 @@
-"""``GAN.train_step(data)`` on Keras' TensorFlow backend: the game of
-:class:`kgan.trainers.base.GANTrainer` with ``tf.GradientTape`` gradients.
+"""``GAN.train_step(data)`` on Keras' TensorFlow backend: the kind's step (``_gan_step``) with
+``tf.GradientTape`` gradients (the primitives of :mod:`kgan.trainers.base`).
 
 Written to give the same result on one device and under ``tf.distribute.MirroredStrategy`` /
 ``MultiWorkerMirroredStrategy``:
@@ -14,15 +14,15 @@ Written to give the same result on one device and under ``tf.distribute.Mirrored
 
 import tensorflow as tf
 
-from kgan.trainers.base import _MAX_D_STEPS, GANTrainer
+from kgan.trainers.base import GENERATOR_STREAM, Trainer
 
 
-class TensorFlowGANTrainer(GANTrainer):
+class TensorFlowTrainer(Trainer):
     """The TensorFlow half of ``kgan.GAN``'s training (Keras' ``train_step(self, data)``)."""
 
     def train_step(self, data):
         logs = self._gan_step(data)
-        if _multi_worker(self.distribute_strategy):
+        if multi_worker(self.distribute_strategy):
             # Keras reduces multi-worker logs with reduce(MEAN, axis=0), which needs a
             # batch axis: give each scalar one (the reduction returns a scalar again).
             logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
@@ -32,7 +32,7 @@ class TensorFlowGANTrainer(GANTrainer):
     def _value_and_grads(self, fn, variable_lists):
         with tf.GradientTape(persistent=len(variable_lists) > 1) as tape:
             losses, aux = fn()
-        grads = [_dense(tape.gradient(loss, variables))
+        grads = [dense_gradients(tape.gradient(loss, variables))
                  for loss, variables in zip(losses, variable_lists)]
         del tape
         return losses, aux, grads
@@ -61,7 +61,7 @@ class TensorFlowGANTrainer(GANTrainer):
         """Draws ``sampler(global_batch, seed)`` and returns this replica's rows."""
         replica_id, num_replicas = self._replica_info()
         step = tf.cast(self.g_optimizer.iterations, "int32")
-        seed = tf.stack([tf.constant(self.seed, "int32"), step * (_MAX_D_STEPS + 1) + stream])
+        seed = tf.stack([tf.constant(self.seed, "int32"), step * (GENERATOR_STREAM + 1) + stream])
         full = sampler(local_batch * num_replicas, seed)
         start = replica_id * local_batch
         return full[start:start + local_batch]
@@ -78,13 +78,14 @@ class TensorFlowGANTrainer(GANTrainer):
         return self._global_slice(sampler, batch, stream)
 
 
-def _multi_worker(strategy):
+def multi_worker(strategy):
+    """Whether ``strategy`` is a ``MultiWorkerMirroredStrategy`` running on several workers."""
     in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
     return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
             and in_multi_worker_mode is not None and in_multi_worker_mode())
 
 
-def _dense(grads):
+def dense_gradients(grads):
     """Embedding gradients arrive as IndexedSlices whose size differs between replicas,
     which the cross-replica all-reduce cannot pack; the embeddings here are small."""
     return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]

@@ -12,8 +12,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan.images import sample_images, save_grid
-from kgan.zoo import _registry, _weights
+from kgan.modalities.images import sample_images, save_grid
+from kgan.zoo import registry, weights as zoo_weights
 from kgan.zoo.hardware import hardware
 
 SAMPLE_SEED = 2024
@@ -49,10 +49,10 @@ def write_run(model, name, out_dir, training, check_seed=123):
            if k not in ("epochs", "steps", "wall_seconds", "hardware", "keras_backend",
                         "stopped_early")},
         "weights": weights_path.name,
-        "sha256": _weights.sha256_of(weights_path),
+        "sha256": zoo_weights.sha256_of(weights_path),
         "check": {"z": z.tolist(), "labels": labels, "images": images.tolist()},
     }
-    _weights.write_text_atomically(out / f"{name}.json",
+    zoo_weights.write_text_atomically(out / f"{name}.json",
                                    json.dumps(report, indent=1, default=str) + "\n")
     return report
 
@@ -73,8 +73,8 @@ def load_run(name, run_dir, atol=0.05, mean_atol=0.005):
     """
     run_dir = Path(run_dir)
     report = json.loads((run_dir / f"{name}.json").read_text())
-    model = _registry.load(name, pretrained=False)
-    _weights.load_into(model, run_dir / report["weights"])
+    model = registry.load(name, pretrained=False)
+    zoo_weights.load_into(model, run_dir / report["weights"])
     check = report["check"]
     labels = check.get("labels")
     images = check_outputs(model, np.asarray(check["z"], "float32"), labels)
@@ -112,11 +112,11 @@ def save_entry_weights(model, name, path):
     optimizer slots, via a bare copy of the entry. Written to a temporary file and renamed,
     so a run killed mid-save keeps the previous file."""
     if name not in _BARE_MODELS:  # built once: training runs call this every epoch
-        _BARE_MODELS[name] = _registry.create(name)
+        _BARE_MODELS[name] = registry.create(name)
     bare = _BARE_MODELS[name]
     with model.inference_weights():
         bare.set_weights(model.get_weights())
-    return _weights.save_atomically(bare, path)
+    return zoo_weights.save_atomically(bare, path)
 
 
 def sample_grid(model, path):
@@ -130,7 +130,7 @@ def sample_grid(model, path):
 def write_wav_samples(model, folder, n=10, seed=SAMPLE_SEED, labels=None):
     """Writes ``n`` clips from latent ``seed`` as ``folder/NN[_classC].wav`` (conditional
     models: the ``labels`` given, else the digits in turn) and returns their file names."""
-    from kgan.audio import write_wav
+    from kgan.modalities.audio import write_wav
 
     if labels is None and model.num_classes:
         labels = np.arange(n) % model.num_classes
@@ -145,7 +145,7 @@ def write_voxel_samples(model, folder, n=16, seed=SAMPLE_SEED, labels=None):
     given, else the classes in turn) as ``folder/samples.png`` (isometric renderings),
     ``folder/NN.npy`` (occupancy) and ``folder/NN.obj`` (marching-cubes mesh; left out for a
     grid with no solid voxel). Returns the file names written."""
-    from kgan.voxels import THRESHOLD, save_npy, save_voxel_grid, write_obj
+    from kgan.modalities.voxels import THRESHOLD, save_npy, save_voxel_grid, write_obj
 
     grids = model.generate(n, labels=labels, seed=seed)
     folder = Path(folder)
@@ -175,23 +175,23 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
         training: how it was trained: ``epochs``, ``steps``, ``wall_seconds``,
             ``hardware`` (and anything else worth keeping, e.g. the Keras backend).
         metrics: ``kgan.metrics.evaluate`` results (plus the real-data floor), or
-            ``kgan.metrics.evaluate_translation``'s for image-to-image models.
+            ``kgan.evaluation.translation.paired_scores`` for image-to-image models.
         samples: ``samples(model, path)`` writing ``samples.png`` (default: an image
             translator's ``source | output | target`` rows, a text model's captioned
-            samples (``kgan.text.card_figures``), or :func:`sample_grid`).
+            samples (``kgan.models.text_conditioning.card_figures``), or :func:`sample_grid`).
         extra: family-specific card keys (added last, so they may refine a shared one).
     """
-    cfg = _registry.info(name)
+    cfg = registry.info(name)
     folder = cfg.entry_dir
     weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
-    from kgan.translation import ImageTranslator
+    from kgan.translation import TranslationGAN
 
     text_model = getattr(model, "text_encoder", None) is not None
     if samples is not None:
         samples(model, folder / "samples.png")
     elif text_model:  # captioned samples, written with the figures below
         pass
-    elif isinstance(model, ImageTranslator):
+    elif isinstance(model, TranslationGAN):
         translation_grid(model, cfg.dataset, folder / "samples.png")
     else:
         sample_grid(model, folder / "samples.png")
@@ -206,7 +206,7 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
         "paper": cfg.paper,
         "license": cfg.license,
         "weights": weights.name,
-        "sha256": _weights.sha256_of(weights),
+        "sha256": zoo_weights.sha256_of(weights),
         "size_bytes": weights.stat().st_size,
         "recipe": {**cfg.recipe, "model_kwargs": cfg.model_kwargs,
                    "compile_resolved": model.get_compile_config()},
@@ -215,7 +215,7 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
         "metrics": metrics or {},
     }
     if getattr(model, "modality", "image") == "audio":
-        from kgan.audio import SAMPLE_RATE
+        from kgan.modalities.audio import SAMPLE_RATE
 
         card["sample_rate"] = SAMPLE_RATE
         card["wav_samples"] = [f"samples/{f}" for f in write_wav_samples(model,
@@ -223,7 +223,7 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
     if hasattr(model, "card_figures"):  # family-specific figures (e.g. StyleGAN's mixing)
         card["figures"] = model.card_figures(folder)
     elif text_model:  # captions under the samples, and caption interpolations
-        from kgan.text import card_figures
+        from kgan.models.text_conditioning import card_figures
 
         card["figures"] = card_figures(model, cfg.dataset, folder)
     card.update(extra or {})

@@ -28,7 +28,7 @@ import json
 import re
 from pathlib import Path
 
-from kgan.zoo import _registry, _weights
+from kgan.zoo import registry, weights as zoo_weights
 
 START = "<!-- zoo-table:start -->"
 END = "<!-- zoo-table:end -->"
@@ -39,9 +39,9 @@ KINDS = ("image", "text", "translation", "audio", "voxel")
 
 def published_entries():
     """Names of the registered entries with published weights and a card, ``test_*`` aside."""
-    return [name for name in _registry.list_models()
-            if not name.startswith("test_") and _registry.info(name).weights
-            and _registry.info(name).card]
+    return [name for name in registry.list_models()
+            if not name.startswith("test_") and registry.info(name).weights
+            and registry.info(name).card]
 
 
 def card_kind(card):
@@ -184,7 +184,7 @@ def zoo_table_markdown(names=None):
         names: entries to show (default :func:`published_entries`).
     """
     names = published_entries() if names is None else names
-    cards = {name: _registry.info(name).card for name in names}
+    cards = {name: registry.info(name).card for name in names}
     order = sorted(names, key=lambda n: (KINDS.index(card_kind(cards[n])), n))
     lines = [_row(["entry", "family", "data", "resolution", "quality (card)", "training",
                    "size"]),
@@ -206,7 +206,7 @@ def zoo_table_markdown(names=None):
 
 def _feature_model_cards():
     """Cards of the published classifiers and text encoders, by name."""
-    root = _weights.zoo_dir()
+    root = zoo_weights.zoo_dir()
     found = {}
     for pattern in ("classifier_*", "text_encoder_*"):
         for path in sorted(root.glob(f"{pattern}/card.json")):
@@ -276,5 +276,5 @@ def update_readme(path):
     new = f"{text[:start]}{START}\n{readme_block()}\n{text[end:]}"
     if new == text:
         return False
-    _weights.write_text_atomically(path, new)
+    zoo_weights.write_text_atomically(path, new)
     return True

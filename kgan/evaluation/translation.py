@@ -1,0 +1,148 @@
+"""Image-to-image models scored against their data: translations to paired targets
+(pix2pix), unpaired domain transfer (CycleGAN) and super-resolution (SRGAN), each next to a
+baseline that does no learning (the untranslated source, bicubic upsampling) and the ceiling
+of the real targets.
+
+* :func:`paired_scores`: L1 and SSIM to the target and the project classifier's accuracy on
+  the outputs, for a paired data set (what ``kgan eval`` reports for image-to-image models);
+* :func:`domain_transfer_scores`: how often the classifier calls a translated image the other
+  domain's class, and the cycle-reconstruction L1;
+* :func:`super_resolution_scores`: PSNR, SSIM and classifier accuracy of the upsampled images.
+"""
+
+import numpy as np
+
+from kgan.evaluation import classifiers
+from kgan.evaluation.images import check_n
+
+
+def paired_scores(model, dataset_name, split="test", n=None, direction=None, batch_size=250):
+    """Scores an image-to-image model on a paired data set's ``split`` against its targets.
+
+    Returns a dict with, for the model's outputs and for the *identity* baseline (the source
+    image handed back unchanged, e.g. the edge map itself):
+
+    * ``l1``: mean absolute error to the target in [-1, 1] units (pix2pix's L1 term);
+    * ``ssim``: mean structural similarity (``tf.image.ssim`` on [0, 1] images, 11x11
+      Gaussian window, Wang et al. 2004);
+    * ``classifier_accuracy``: when the data set names a project classifier
+      (``CLASSIFIER_DATASET``), how often it recognises the target's class in the outputs;
+      ``real_accuracy`` is its accuracy on the real targets, the ceiling.
+    """
+    import tensorflow as tf
+
+    from kgan.data.sets import module
+    from kgan.translation import paired_arrays
+
+    (sources, targets), labels = paired_arrays(dataset_name, split, None)
+    if n is not None:
+        check_n(n)
+        sources, targets, labels = sources[:n], targets[:n], labels[:n]
+    sources, targets = (classifiers.to_signed_unit(a) for a in (sources, targets))
+    outputs = model.translate(sources, direction, batch_size=batch_size)
+
+    def scores(images):
+        ssim = tf.image.ssim(tf.constant((images + 1) / 2), tf.constant((targets + 1) / 2),
+                             max_val=1.0)
+        return {"l1": float(np.mean(np.abs(images - targets))),
+                "ssim": float(np.mean(ssim.numpy()))}
+
+    result = {"dataset": dataset_name, "split": split, "n": len(sources),
+              **scores(outputs), "identity": scores(sources)}
+    data = module(dataset_name)
+    if getattr(data, "CLASSIFIER_DATASET", None):
+        net = classifiers.load_classifier(data.CLASSIFIER_DATASET)
+
+        def accuracy(images):
+            view = data.classifier_view(images)
+            if view.shape[-1] != net.input_shape[-1]:
+                view = np.repeat(view, net.input_shape[-1], axis=-1)
+            probs = classifiers.predict(net, view, batch_size)
+            return float(np.mean(np.argmax(probs, axis=-1) == labels))
+
+        result["classifier_accuracy"] = accuracy(outputs)
+        result["identity"]["classifier_accuracy"] = accuracy(sources)
+        result["real_accuracy"] = accuracy(targets)
+        result["classifier"] = f"classifier_{data.CLASSIFIER_DATASET}"
+    return result
+
+
+def domain_transfer_scores(model, a, b, classes=(7, 9), dataset="fashion_mnist",
+                           batch_size=500):
+    """How well a CycleGAN moves images between two domains, by the project's classifier of
+    ``dataset``, and how well its cycles come back.
+
+    Args:
+        model: a CycleGAN.
+        a, b: float images in [-1, 1] of domains A and B (e.g. the test split).
+        classes: the classifier's class index of domain A and of domain B.
+
+    Returns:
+        A dict: ``a2b_target_share`` (share of translated A images the classifier calls B's
+        class) and ``b2a_target_share``; the identity baseline, the same classifier on the
+        untranslated inputs (``a_called_b_untranslated`` / ``b_called_a_untranslated``)
+        and the real-data ceiling (``b_called_b`` / ``a_called_a``); the cycle
+        reconstruction L1 ``cycle_l1_a`` / ``cycle_l1_b`` (mean absolute error in [-1, 1]
+        units) and how far each translation moved its input, ``a2b_l1_to_input`` /
+        ``b2a_l1_to_input``.
+    """
+    net = classifiers.load_classifier(dataset)
+
+    def share(images, label):
+        probs = classifiers.predict(net, images, batch_size)
+        return round(float(np.mean(np.argmax(probs, -1) == label)), 4)
+
+    def l1(x, y):
+        return round(float(np.mean(np.abs(x - y))), 4)
+
+    a2b = model.translate(a, "a2b", batch_size)
+    b2a = model.translate(b, "b2a", batch_size)
+    return {
+        "n_a": len(a), "n_b": len(b),
+        "a2b_target_share": share(a2b, classes[1]),
+        "b2a_target_share": share(b2a, classes[0]),
+        "a_called_b_untranslated": share(a, classes[1]),
+        "b_called_a_untranslated": share(b, classes[0]),
+        "a_called_a": share(a, classes[0]),
+        "b_called_b": share(b, classes[1]),
+        "cycle_l1_a": l1(model.translate(a2b, "b2a", batch_size), a),
+        "cycle_l1_b": l1(model.translate(b2a, "a2b", batch_size), b),
+        "a2b_l1_to_input": l1(a2b, a),
+        "b2a_l1_to_input": l1(b2a, b),
+    }
+
+
+def super_resolution_scores(model, dataset="fashion_x4", split="test", data_dir=None,
+                            classifier="fashion_mnist"):
+    """Super-resolution quality on a whole split, next to the bicubic baseline.
+
+    Returns a dict with, for ``"srgan"`` (the model), ``"bicubic"`` and ``"high_res"`` (the
+    targets themselves, the ceiling), the mean PSNR and SSIM against the targets (images in
+    [0, 1], ``tf.image.psnr`` / ``tf.image.ssim`` with their defaults: 11x11 Gaussian
+    window, sigma 1.5) and the accuracy of the project's ``classifier`` on them.
+    """
+    import tensorflow as tf
+
+    from kgan.data.sets import module
+
+    data_module = module(dataset)
+    (low, high), labels = data_module.load_arrays(split, data_dir)
+    low = low.astype("float32") / 127.5 - 1.0
+    high = high.astype("float32") / 127.5 - 1.0
+    judge = classifiers.load_classifier(classifier)
+    candidates = {"srgan": model.translate(low), "bicubic": data_module.bicubic(low),
+                  "high_res": high}
+    target = tf.constant((high + 1.0) / 2.0)
+    report = {}
+    for key, images in candidates.items():
+        unit = tf.constant((images + 1.0) / 2.0)
+        psnr = tf.image.psnr(unit, target, max_val=1.0).numpy()
+        predicted = classifiers.predict(judge, images).argmax(axis=1)
+        report[key] = dict(
+            psnr=None if key == "high_res" else round(float(np.mean(psnr)), 3),
+            ssim=round(float(np.mean(tf.image.ssim(unit, target, max_val=1.0).numpy())), 4),
+            classifier_accuracy=round(float(np.mean(predicted == labels)), 4))
+    report["images"] = len(low)
+    report["split"] = split
+    report["classifier"] = f"classifier_{classifier}"
+    return report
