@@ -24,7 +24,7 @@ import keras
 
 from kgan import augment as gan_augment
 from kgan import losses as gan_losses
-from kgan.trainers import SUPPORTED_BACKENDS, backend_trainer, check_backend
+from kgan.trainers import backend_trainer, check_backend
 from kgan.trainers.base import MAX_D_STEPS, OptimizerPair, first_batch
 
 #: How ``train_step`` updates the two players (see ``GAN.compile``).
@@ -93,9 +93,6 @@ class GAN(backend_trainer(), keras.Model):
     #: non-trainable float32 variable holding ADA's probability p.
     augment = None
     ada_p = None
-    #: The Keras backends this family's training step runs on (``fit`` refuses the others
-    #: before any step). Families whose step is still written in TensorFlow narrow it.
-    train_backends = SUPPORTED_BACKENDS
     #: Size of the latent vector z and number of classes (0: none); LatentGAN sets both.
     latent_dim = 0
     num_classes = 0
@@ -341,14 +338,6 @@ class GAN(backend_trainer(), keras.Model):
         ``ValueError`` before any training step runs.
         """
         check_backend()
-        backend = keras.backend.backend()
-        if backend not in self.train_backends:
-            raise NotImplementedError(
-                f"{type(self).__name__}'s training step runs on Keras' "
-                f"{' / '.join(self.train_backends)} backend only; the active backend is "
-                f"{backend!r}. Its models load and generate on {backend!r}; train them with "
-                f"KERAS_BACKEND={self.train_backends[0]}."
-            )
         if not getattr(self, "compiled", False):
             raise ValueError(
                 f"{self.name} is not compiled: call model.compile() (no arguments needed) "

@@ -124,3 +124,21 @@ def check_keras_round_trip(model, tmp_path):
     assert restored.latent_dim == model.latent_dim
     assert restored.num_classes == model.num_classes
     return loaded
+
+
+def on_one_and_two_replicas(name, train, **compile_kwargs):
+    """``train(model)``'s results for a ``name`` model compiled with ``compile_kwargs`` from
+    the same initial weights, on one CPU device, then under ``MirroredStrategy`` over two
+    logical CPUs (the conftest splits the CPU)."""
+    import tensorflow as tf
+
+    initial = kgan.zoo.create(name).get_weights()
+    results = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
+                     kgan.distribute.get_strategy("mirrored")):
+        with strategy.scope():
+            model = kgan.zoo.create(name)
+            model.set_weights(initial)
+            model.compile(**compile_kwargs)
+        results.append(train(model))
+    return results

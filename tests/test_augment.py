@@ -9,6 +9,7 @@ import kgan
 import kgan.distribute
 from kgan import augment
 from kgan.callbacks import BackupAndRestore
+from gan_checks import on_one_and_two_replicas
 
 POLICIES = ["color", "translation", "cutout", "color,translation,cutout", "ada"]
 
@@ -210,18 +211,13 @@ def test_backup_and_restore_resumes_p(tmp_path, tiny_images):
 
 
 def test_ada_gives_the_same_p_and_weights_on_one_and_two_replicas(tiny_images):
-    initial = kgan.zoo.create("test_dcgan").get_weights()
-    results = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                     kgan.distribute.get_strategy("mirrored")):
-        with strategy.scope():
-            model = kgan.zoo.create("test_dcgan")
-            model.set_weights(initial)
-            model.compile(augment="ada", ada_kimg=1)
-            model.ada_p.assign(0.5)
+    def train(model):
+        model.ada_p.assign(0.5)
         _fit(model, tiny_images, steps=3)
-        results.append((float(model.ada_p.numpy()),
-                        model.generator.get_weights() + model.discriminator.get_weights()))
+        return (float(model.ada_p.numpy()),
+                model.generator.get_weights() + model.discriminator.get_weights())
+
+    results = on_one_and_two_replicas("test_dcgan", train, augment="ada", ada_kimg=1)
     (p1, w1), (p2, w2) = results
     assert p1 == p2 != 0.5
     for a, b in zip(w1, w2):

@@ -1,5 +1,5 @@
-"""Colour images: the CIFAR-10 loader, DCGAN's topology that follows the resolution, and a
-family trained on a user's own folder of colour images."""
+"""Colour images: the CIFAR-10 loader, DCGAN's topology that follows the resolution, a
+family trained on a user's own folder of colour images, ProGAN and StyleGAN in colour."""
 
 import numpy as np
 import pytest
@@ -129,3 +129,20 @@ def test_from_folder_rejects_too_few_images_and_bad_sizes(tmp_path):
         kgan.data.from_folder(tmp_path, (8,), batch_size=1)
     with pytest.raises(ValueError, match="channels"):
         kgan.data.from_folder(tmp_path, 8, channels=2, batch_size=1)
+
+
+@pytest.mark.parametrize("family", [kgan.models.ProGAN, kgan.models.StyleGAN])
+@pytest.mark.parametrize("side", [32, 64])
+def test_progan_and_stylegan_build_and_train_in_colour(family, side):
+    """Both style families grow from 4x4 to a colour image of any power-of-two side: RGB
+    out of G, RGB into D, and a fit step on colour batches with finite losses."""
+    channels = (8,) * (int(np.log2(side)) - 1)  # one entry per resolution, 4x4 .. side
+    model = family.build((side, side, 3), latent_dim=8, channels=channels)
+    assert model.generator.output_shape[1:] == (side, side, 3)
+    assert model.discriminator.input_shape[1:] == (side, side, 3)
+    images = np.random.default_rng(0).uniform(-1, 1, (8, side, side, 3)).astype("float32")
+    model.compile()
+    logs = model.fit(kgan.data.from_numpy(images, batch_size=4, shuffle=False),
+                     epochs=1, steps_per_epoch=1, verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in logs.values())
+    assert model.generate(2, seed=0).shape == (2, side, side, 3)

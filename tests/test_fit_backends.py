@@ -15,6 +15,8 @@ this process is TensorFlow's.
   network (its own tolerance, below).
 * ``test_jax_fit_translators``: pix2pix, CycleGAN and SRGAN train with ``fit`` on JAX and
   their weights translate the same under TensorFlow.
+* ``test_jax_fit_captioned``: Text2Image and StackGAN train with ``fit`` on JAX from a
+  ``tf.data`` pipeline of caption strings (tokenized before the step) and generate.
 * ``test_jax_fit_without_tensorflow``: ``import tensorflow`` fails, fit / callbacks /
   ``save_weights`` work, and the weights load under TensorFlow.
 * ``test_jax_data_parallel_matches_one_device``: ``keras.distribution.DataParallel`` over
@@ -26,7 +28,9 @@ Parity tolerance: weights and optimizer slots ``atol=2e-5, rtol=1e-3``, logs ``r
 atol=1e-4``, for every case below. The backends run the same float32 math through
 different kernels (oneDNN / Eigen vs XLA), so results differ by reduction order, ~1e-7
 relative per op (measured after 3 steps: at most 4e-6, and 4.5e-5 = 1e-3 of the value on
-SpecGAN's label embedding). With the recipes' Adam, a gradient
+SpecGAN's label embedding; 1.3e-6 for Text2Image with GAN-INT and 1.7e-6 for StackGAN's
+stage II, whose frozen text encoder embeds the tokenized captions inside the step on both
+backends). With the recipes' Adam, a gradient
 that is zero up to rounding (a bias followed by BatchNorm) moves its weight by
 ``lr * sign(noise)`` = 2e-4 on each backend independently; the families below have no such
 weight except SNGAN's ResNets, whose generator convolutions keep their biases before
@@ -58,7 +62,8 @@ _SGD = {"module": "keras.optimizers", "class_name": "SGD", "config": {"learning_
 #: (entry, compile overrides): each family that trains through the base game, both update
 #: modes, both penalties, DiffAugment and EMA; pix2pix and SRGAN (both stages), whose own
 #: steps use the same primitives (dropout off); 3D-GAN's adaptive D updates (taken and
-#: undone) and mode-seeking term. CycleGAN: test_cyclegan_one_step_parity.
+#: undone) and mode-seeking term; the text families (GAN-CLS's mismatched captions, GAN-INT,
+#: StackGAN's KL term and stage II) on captions. CycleGAN: test_cyclegan_one_step_parity.
 PARITY_CASES = [
     ("test_dcgan", {}),
     ("test_cgan", {}),
@@ -76,6 +81,8 @@ PARITY_CASES = [
     ("test_gan3d", {}),
     ("test_gan3d", {"d_accuracy_threshold": 0.01}),  # every D update undone
     ("test_gan3d", {"mode_seeking_weight": 0.1}),
+    ("test_text2image", {"interpolation_weight": 1.0}),  # GAN-CLS + GAN-INT on captions
+    ("test_stackgan", {}),  # stage II, conditioning augmentation's KL term
 ]
 
 
@@ -251,6 +258,19 @@ def test_jax_fit_translators(jax_available, tmp_path):
 
 
 @pytest.mark.slow
+def test_jax_fit_captioned(jax_available, tmp_path):
+    _run_worker(["captioned", tmp_path])
+    result = json.loads((tmp_path / "captioned.json").read_text())
+    for name in worker.TEXT_ENTRIES:
+        run = result[name]
+        assert run["steps"] == 2
+        names = {"d_loss", "g_loss", "d_real_acc", "d_fake_acc", "d_wrong_acc"}
+        assert set(run["history"]) == names | ({"kl"} if name == "test_stackgan" else set())
+        assert all(np.isfinite(v).all() for v in run["history"].values())
+        assert run["generated"][0] == 2
+
+
+@pytest.mark.slow
 def test_jax_fit_without_tensorflow(jax_available, tmp_path):
     import kgan
     from kgan.zoo import weights as zoo_weights
@@ -263,7 +283,6 @@ def test_jax_fit_without_tensorflow(jax_available, tmp_path):
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "epoch_0001.png", "epoch_0002.png"]
     assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["step"] == 4
-    assert "training step runs on Keras' tensorflow backend only" in result["refusal"]
     # What JAX wrote loads under TensorFlow and generates the same images.
     model = kgan.zoo.load("test_cgan", pretrained=False)
     zoo_weights.load_into(model, tmp_path / "trained.weights.h5")

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from gan_checks import check_fit, check_keras_round_trip, tiny_dataset
+from gan_checks import check_fit, check_keras_round_trip, on_one_and_two_replicas, tiny_dataset
 from kgan.evaluation import voxels as voxel_measures
 from kgan.data.sets import shapes3d_32
 from kgan.layers import MinibatchStdDev
@@ -62,17 +62,13 @@ def test_discriminator_is_updated_only_below_the_accuracy_threshold(threshold, u
 
 def test_adaptive_rule_gives_the_same_weights_on_one_and_two_replicas():
     data = tiny_dataset(kgan.zoo.create("test_gan3d"), batch_size=16)
-    initial = kgan.zoo.create("test_gan3d").get_weights()
-    results = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                     kgan.distribute.get_strategy("mirrored")):
-        with strategy.scope():
-            model = kgan.zoo.create("test_gan3d")
-            model.set_weights(initial)
-            model.compile(d_accuracy_threshold=0.5)
+
+    def train(model):
         history = model.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
-        results.append((model.get_weights(), history["d_updated"][-1],
-                        int(model.d_optimizer.iterations.numpy())))
+        return (model.get_weights(), history["d_updated"][-1],
+                int(model.d_optimizer.iterations.numpy()))
+
+    results = on_one_and_two_replicas("test_gan3d", train, d_accuracy_threshold=0.5)
     (one, updated_one, steps_one), (two, updated_two, steps_two) = results
     assert (updated_one, steps_one) == (updated_two, steps_two)
     for a, b in zip(one, two):

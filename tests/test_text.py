@@ -173,6 +173,10 @@ def test_fit_needs_string_captions(model):
     images = np.zeros((8, 28, 28, 1), "float32")
     with pytest.raises(ValueError, match="trains on \\(images, captions\\).*int32"):
         model.fit(kgan.data.from_numpy(images, np.zeros(8, "int32"), batch_size=4), verbose=0)
+    with pytest.raises(ValueError, match="trains on \\(images, captions\\).*int32"):
+        model.fit(images, np.zeros(8, "int32"), verbose=0)
+    with pytest.raises(ValueError, match="received no captions"):
+        model.fit(images, verbose=0)
 
 
 def test_gan_int_trains_and_round_trips(tmp_path):
@@ -191,6 +195,54 @@ def test_gan_int_trains_and_round_trips(tmp_path):
         model.compile(interpolation_weight=-1)
     with pytest.raises(ValueError, match="update='alternating'"):
         model.compile(update="simultaneous")
+
+
+#: Two TensorFlow steps of each text family's game from stored weights and data, as the step
+#: trained them when it was still TensorFlow code (``tests/data/text_steps_tf.npz``, written
+#: by the tf.GradientTape ``train_step`` of commit 1bae9e5): GAN-CLS with GAN-INT, StackGAN's
+#: stage I and stage II with the KL term. Keys: ``CASE/{init,trained}/i`` (G, D and stage
+#: II's stage-I generator, in that order) and ``CASE/logs/NAME``.
+TEXT_STEP_CASES = {"text2image_int": ("test_text2image", dict(interpolation_weight=1.0)),
+                   "stackgan_stage2": ("test_stackgan", {}),
+                   "stackgan_stage1": ("stage1", {})}
+
+
+@pytest.mark.parametrize("case", sorted(TEXT_STEP_CASES))
+def test_tensorflow_steps_train_as_before(case):
+    """Up to float noise (measured: bit-identical): the captions are tokenized in the input
+    pipeline now, and the same encoder layers embed them inside the step."""
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from kgan.models.stackgan import StackGAN
+
+    kind, config = TEXT_STEP_CASES[case]
+    if kind == "stage1":
+        model = StackGAN.build((16, 16, 1), latent_dim=16, stage=1, width=4, cond_dim=8)
+        model.compile()
+    else:
+        model = kgan.zoo.load(kind, pretrained=False)
+    if config:
+        model.compile(**config)
+    golden = np.load(Path(__file__).parent / "data" / "text_steps_tf.npz")
+    nets = [n for n in (model.generator, model.discriminator,
+                        getattr(model, "stage1_generator", None)) if n is not None]
+    variables = [v for n in nets for v in n.weights]
+    for i, v in enumerate(variables):
+        v.assign(golden[f"{case}/init/{i}"])
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (16, *model.image_shape)).astype("float32")
+    captions = [model.default_captions[(3 * i) % len(model.default_captions)]
+                for i in range(16)]
+    history = model.fit(tf.data.Dataset.from_tensor_slices((images, captions)).batch(
+        8, drop_remainder=True), epochs=1, verbose=0).history
+    for i, v in enumerate(variables):
+        np.testing.assert_allclose(v.numpy(), golden[f"{case}/trained/{i}"], atol=1e-6,
+                                   err_msg=f"{case} variable {i}")
+    for name, values in history.items():
+        np.testing.assert_allclose(values, golden[f"{case}/logs/{name}"], atol=1e-5,
+                                   err_msg=name)
 
 
 # ---------------------------------------------------------------------------- evaluation

@@ -1,34 +1,56 @@
 """Side-by-side speed benchmarks, written to bench/results.json and bench/results.md.
 
-    python tools/bench.py [--steps 30] [--out bench]
-    python tools/bench.py --steps 3 --rounds 1 --out /tmp/bench_smoke   # a quick smoke run
+    python tools/bench.py [--steps 30] [--batch_size 256] [--pairs tutorial] [--out bench]
+    python tools/bench.py --steps 2 --rounds 1 --out /tmp/bench_smoke   # a quick smoke run
 
 Everything runs in one process on the same machine, in interleaved rounds (the median of
 each run is reported), so the ratios compare like with like. Each training figure is given
 per wall-clock second and per CPU-second of this process: on a machine shared with other
 work the wall-clock rates move with their load, the CPU-time ones much less.
 
-* ``fit`` against hand-written ``@tf.function`` loops on the same networks (``DCGAN``, the
-  Radford recipe at 28x28, width 64, batch 128, no EMA), optimizers and ``kgan.data``
-  pipeline, each pair running the same algorithm:
+Two network pairs (a generator and its discriminator), picked with ``--pairs`` (both by
+default), each trained on its own data set at the same batch (``--batch_size``, 256):
 
-  - ``compile(update="simultaneous")`` vs the loop of TensorFlow's DCGAN tutorial (one
-    forward pass G(z), D(x), D(G(z)) under two ``GradientTape``s, both players updated),
-    also with ``steps_per_execution=10`` (Keras runs ten steps per call into the graph, so
-    its per-step Python work between steps, when the cores wait, is paid once per ten);
+* ``tutorial``: the 28x28x1 DCGAN compared with TensorFlow's DCGAN tutorial, on MNIST
+  (``DCGAN``, the Radford recipe at 28x28: kgan's compact layout, width 64, latent 100);
+* ``cifar10``: the CIFAR-10 DCGAN at 32x32x3, on CIFAR-10, exactly what
+  ``kgan.zoo.create("dcgan_cifar10")`` builds (the paper's topology, 4x4x256 -> 8x8x128 ->
+  16x16x64 -> image, width 64, latent 100), whose convolutions are larger.
+
+Every ``fit`` compiles with kgan's defaults (Adam(2e-4, beta_1=0.5), non-saturating loss,
+no EMA), as the hand-written loops train. Each pair has its own reference: the float32 loop
+of TensorFlow's DCGAN tutorial on the same networks, optimizers and ``kgan.data`` pipeline
+(one forward pass G(z), D(x), D(G(z)) under two ``GradientTape``s, both players updated);
+``results.md`` gives every row's ratio to its pair's reference.
+
+On both pairs:
+
+* ``fit`` with the model built under ``mixed_bfloat16`` (``kgan train --precision
+  bfloat16``): alternating, simultaneous with ``steps_per_execution=10``, and alternating
+  with ``jit_compile=True``. Issue 21's targets, the best of these rows in images/s over the
+  float32 tutorial loop: >= 2x on the tutorial pair and >= 2.5x on the CIFAR-10 pair;
+  ``results.md`` says whether each is met. oneDNN runs bfloat16 matmuls and convolutions on
+  AMX / AVX512-BF16 units where the CPU has them, so ``results.md`` lists those CPU flags.
+
+On the tutorial pair only:
+
+* float32 ``fit`` against hand-written ``@tf.function`` loops, each two runs doing the
+  same algorithm:
+
+  - ``compile(update="simultaneous")`` vs the tutorial loop, also with
+    ``steps_per_execution=10`` (Keras runs ten steps per call into the graph, so its
+    per-step Python work between steps, when the cores wait, is paid once per ten);
   - the default alternating update (a D step, then a G step on fresh latents against the
     updated D: Goodfellow et al.'s algorithm, as in the keras-io DCGAN example) vs the same
     two steps written by hand. It does one more G and D forward pass per batch than the
     tutorial, so it is slower than the tutorial loop by the algorithm, not by Keras.
 * the same ``fit`` with ``jit_compile=True`` (XLA), under ``MirroredStrategy`` over two
-  logical CPUs (or the visible GPUs), and with ``mixed_float16`` where there is a GPU;
-* ``fit`` with the model built under ``mixed_bfloat16`` (``kgan train --precision
-  bfloat16``): alternating, simultaneous with ``steps_per_execution=10``, and alternating
-  with ``jit_compile=True``, against the same float32 tutorial loop. oneDNN runs bfloat16
-  matmuls and convolutions on AMX / AVX512-BF16 units where the CPU has them, so
-  ``results.md`` lists those CPU flags;
-* the input pipeline alone (it must outrun training by >= 5x);
-* ``kgan.metrics.evaluate`` on 10,000 samples, and TFLite float32 vs int8 latency.
+  logical CPUs (or the visible GPUs), and with ``mixed_float16`` where there is a GPU; the
+  mixed_bfloat16 rows over the float32 ``fit`` with the same update;
+* the input pipeline alone (it must outrun training by >= 5x).
+
+Independent of the pairs: ``kgan.metrics.evaluate`` on 10,000 samples, and TFLite float32
+vs int8 latency.
 """
 
 import json
@@ -38,6 +60,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,9 +68,16 @@ from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 30, "Timed training steps per measurement.")
-flags.DEFINE_integer("batch_size", 128, "Global batch size.")
+flags.DEFINE_integer("batch_size", 256, "Global batch size of every run on every network "
+                     "pair (issue 21 measured the tutorial DCGAN at 256).")
 flags.DEFINE_string("out", "bench", "Folder for results.json and results.md.")
 flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds; each figure is the median.")
+flags.DEFINE_multi_enum(
+    "pairs", ["tutorial", "cifar10"], ["tutorial", "cifar10"],
+    "Network pairs to time (repeat the flag for several): 'tutorial' (the 28x28x1 DCGAN on "
+    "MNIST: the mixed_bfloat16 fit rows and all float32 comparisons), 'cifar10' (the CIFAR-10 "
+    "DCGAN, kgan.zoo.create('dcgan_cifar10'), 32x32x3: the mixed_bfloat16 fit rows). Each "
+    "pair has its own float32 tutorial-loop reference on its networks.")
 
 TUTORIAL = "TF DCGAN tutorial loop (reference)"
 SIMULTANEOUS = "kgan fit, update='simultaneous'"
@@ -58,6 +88,8 @@ JIT = "kgan fit, jit_compile=True"
 BF16 = "kgan fit, mixed_bfloat16 (alternating)"
 BF16_SIMULTANEOUS_SPE = "kgan fit, mixed_bfloat16, update='simultaneous', steps_per_execution=10"
 BF16_JIT = "kgan fit, mixed_bfloat16, jit_compile=True"
+BF16_ROWS = (BF16, BF16_SIMULTANEOUS_SPE, BF16_JIT)
+PIPELINE = "tf.data pipeline alone"
 #: CPU features that make bfloat16 (and int8) fast on x86 (``lscpu`` / /proc/cpuinfo flags).
 CPU_FLAGS = ("avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
              "amx_int8")
@@ -69,10 +101,34 @@ def _dcgan():
     return kgan.models.DCGAN.build((28, 28, 1), latent_dim=100, width=64)
 
 
-def _data(batch_size):
+def _dcgan_cifar10():
     import kgan
 
-    return kgan.data.load("mnist", batch_size=batch_size, repeat=True, seed=0)
+    return kgan.zoo.create("dcgan_cifar10")
+
+
+class Pair(NamedTuple):
+    """A network pair: ``build()`` -> a fresh uncompiled DCGAN (under the current dtype
+    policy), trained on ``dataset``; ``target`` is issue 21's best mixed_bfloat16 ``fit``
+    over the float32 tutorial loop on these networks."""
+
+    label: str
+    build: Callable
+    dataset: str
+    target: float
+
+
+PAIRS = {
+    "tutorial": Pair("Tutorial DCGAN, 28x28x1 (MNIST)", _dcgan, "mnist", 2.0),
+    "cifar10": Pair("CIFAR-10 DCGAN, 32x32x3 (kgan.zoo.create('dcgan_cifar10'))",
+                    _dcgan_cifar10, "cifar10", 2.5),
+}
+
+
+def _data(batch_size, pair="tutorial"):
+    import kgan
+
+    return kgan.data.load(PAIRS[pair].dataset, batch_size=batch_size, repeat=True, seed=0)
 
 
 def _now():
@@ -114,15 +170,16 @@ class _StepClock:
         self.skip, self.callback, self.start, self.started_at = skip, Clock(), None, 0
 
 
-def fit_timer(batch_size, strategy=None, **compile_kwargs):
-    """``timer(steps)`` -> images/s of ``fit`` in steady state (see :class:`_StepClock`)."""
+def fit_timer(batch_size, strategy=None, pair="tutorial", **compile_kwargs):
+    """``timer(steps)`` -> images/s of ``fit`` on a network pair (a :data:`PAIRS` name) in
+    steady state (see :class:`_StepClock`)."""
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = _dcgan()
+        model = PAIRS[pair].build()
         model.compile(**compile_kwargs)
-    data = _data(batch_size)
+    data = _data(batch_size, pair)
     model.fit(data, epochs=1, steps_per_epoch=3, verbose=0)
     clock = _StepClock(skip=compile_kwargs.get("steps_per_execution", 2))
 
@@ -135,8 +192,9 @@ def fit_timer(batch_size, strategy=None, **compile_kwargs):
     return timer
 
 
-def _hand_written_step(alternating):
-    """A ``@tf.function`` training step on kgan's DCGAN networks, Keras optimizers and BCE.
+def _hand_written_step(alternating, pair="tutorial"):
+    """A ``@tf.function`` training step on a network pair's DCGAN networks (a :data:`PAIRS`
+    name), Keras optimizers and BCE.
 
     ``alternating=False`` is TensorFlow's DCGAN tutorial step; ``True`` the same game with a
     discriminator step, then a generator step on fresh noise.
@@ -144,8 +202,9 @@ def _hand_written_step(alternating):
     import keras
     import tensorflow as tf
 
-    model = _dcgan()
+    model = PAIRS[pair].build()
     generator, discriminator = model.generator, model.discriminator
+    latent_dim = model.latent_dim
     g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
     g_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
     d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -160,7 +219,7 @@ def _hand_written_step(alternating):
 
     @tf.function
     def tutorial_step(images):
-        noise = tf.random.normal([tf.shape(images)[0], 100])
+        noise = tf.random.normal([tf.shape(images)[0], latent_dim])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated = generator(noise, training=True)
             real_output = discriminator(images, training=True)
@@ -174,14 +233,14 @@ def _hand_written_step(alternating):
     @tf.function
     def alternating_step(images):
         batch = tf.shape(images)[0]
-        generated = generator(tf.random.normal([batch, 100]), training=True)
+        generated = generator(tf.random.normal([batch, latent_dim]), training=True)
         with tf.GradientTape() as disc_tape:
             disc_loss = d_loss_of(discriminator(images, training=True),
                                   discriminator(generated, training=True))
         d_opt.apply(disc_tape.gradient(disc_loss, d_vars), d_vars)
         with tf.GradientTape() as gen_tape:
             fake_output = discriminator(
-                generator(tf.random.normal([batch, 100]), training=True), training=True)
+                generator(tf.random.normal([batch, latent_dim]), training=True), training=True)
             gen_loss = g_loss_of(fake_output)
         g_opt.apply(gen_tape.gradient(gen_loss, g_vars), g_vars)
         return gen_loss
@@ -189,10 +248,10 @@ def _hand_written_step(alternating):
     return alternating_step if alternating else tutorial_step
 
 
-def hand_written_timer(batch_size, alternating):
+def hand_written_timer(batch_size, alternating, pair="tutorial"):
     """``timer(steps)`` -> images/s of :func:`_hand_written_step`, after 3 warm-up steps."""
-    train_step = _hand_written_step(alternating)
-    batches = iter(_data(batch_size))
+    train_step = _hand_written_step(alternating, pair)
+    batches = iter(_data(batch_size, pair))
     for _ in range(3):
         train_step(next(batches))
 
@@ -214,8 +273,9 @@ def time_pipeline(batch_size, steps):
 
 
 def mixed_precision_timer(batch_size, precision="float16", **compile_kwargs):
-    """``fit_timer`` for a model built under ``kgan.precision.scope(precision)``
-    (``mixed_float16`` / ``mixed_bfloat16``); the global policy is restored afterwards."""
+    """``fit_timer`` (``pair=`` and compile arguments included) for a model built under
+    ``kgan.precision.scope(precision)`` (``mixed_float16`` / ``mixed_bfloat16``); the global
+    policy is restored afterwards."""
     from kgan import precision as kgan_precision
 
     with kgan_precision.scope(precision):
@@ -266,6 +326,99 @@ def machine():
             f"{', '.join(gpus) or 'no GPU'}, TensorFlow {tf.__version__}")
 
 
+def pair_timers(batch_size, pair):
+    """Each run's ``timer(steps)`` on one network pair, by run name: the float32 tutorial
+    loop (the pair's reference) and the mixed_bfloat16 ``fit`` rows; on the tutorial pair
+    also the float32 comparisons (and mixed_float16 where there is a GPU)."""
+    import tensorflow as tf
+
+    from kgan import distribute
+
+    b = batch_size
+    timers = {TUTORIAL: hand_written_timer(b, alternating=False, pair=pair)}
+    if pair == "tutorial":
+        mirrored = distribute.get_strategy("mirrored")
+        timers.update({
+            SIMULTANEOUS: fit_timer(b, update="simultaneous"),
+            SIMULTANEOUS_SPE: fit_timer(b, update="simultaneous", steps_per_execution=10),
+            ALTERNATING_LOOP: hand_written_timer(b, alternating=True),
+            ALTERNATING: fit_timer(b),
+            JIT: fit_timer(b, jit_compile=True),
+            f"kgan fit, MirroredStrategy x{mirrored.num_replicas_in_sync}":
+                fit_timer(b, strategy=mirrored),
+        })
+    timers[BF16] = mixed_precision_timer(b, "bfloat16", pair=pair)
+    timers[BF16_SIMULTANEOUS_SPE] = mixed_precision_timer(
+        b, "bfloat16", pair=pair, update="simultaneous", steps_per_execution=10)
+    timers[BF16_JIT] = mixed_precision_timer(b, "bfloat16", pair=pair, jit_compile=True)
+    if pair == "tutorial" and tf.config.list_physical_devices("GPU"):
+        timers["kgan fit, mixed_float16"] = mixed_precision_timer(b)
+    return timers
+
+
+def _over(rates, reference):
+    """Every rate in ``rates`` over ``rates[reference]``, to 3 decimals."""
+    return {k: round(v / rates[reference], 3) for k, v in rates.items()}
+
+
+def pair_results(pair, wall, cpu):
+    """One pair's medians (``wall``: images/s, ``cpu``: images per CPU-second, by run), their
+    ratios to the pair's float32 tutorial loop, and whether the best mixed_bfloat16 ``fit``
+    row (in images/s) meets issue 21's target on these networks."""
+    ratio = _over(wall, TUTORIAL)
+    best = max(BF16_ROWS, key=wall.__getitem__)
+    return {
+        "networks": PAIRS[pair].label,
+        "images_per_second": {k: round(v, 1) for k, v in wall.items()},
+        "images_per_cpu_second": {k: round(v, 1) for k, v in cpu.items()},
+        "ratio_to_tutorial_loop": ratio,
+        "cpu_ratio_to_tutorial_loop": _over(cpu, TUTORIAL),
+        "target": {"ratio": PAIRS[pair].target, "best_bfloat16_fit": best,
+                   "best_ratio": ratio[best], "met": ratio[best] >= PAIRS[pair].target},
+    }
+
+
+def pair_lines(figures):
+    """results.md's section for one pair: its table and the line on issue 21's target."""
+    target = figures["target"]
+    best = target["best_bfloat16_fit"]
+    lines = ["", f"### {figures['networks']}", "",
+             "| run | images/s | ratio to this pair's float32 tutorial loop | "
+             "images per CPU-second | CPU-time ratio |", "| --- | --- | --- | --- | --- |"]
+    per_cpu, cpu_ratio = figures["images_per_cpu_second"], figures["cpu_ratio_to_tutorial_loop"]
+
+    def cell(table, run, spec):  # the pipeline has no CPU-time figure
+        return format(table[run], spec) if run in table else "-"
+
+    lines += [f"| {k} | {v:.0f} | {figures['ratio_to_tutorial_loop'][k]:.2f} | "
+              f"{cell(per_cpu, k, '.0f')} | {cell(cpu_ratio, k, '.2f')} |"
+              for k, v in figures["images_per_second"].items()]
+    lines += ["", f"Issue 21 target on these networks, best mixed_bfloat16 `fit` >= "
+              f"{target['ratio']}x the float32 tutorial loop's images/s: "
+              f"**{'met' if target['met'] else 'not met'}** ({best}: "
+              f"{target['best_ratio']:.2f}x; per CPU-second {cpu_ratio[best]:.2f}x)."]
+    return lines
+
+
+def tutorial_lines(results):
+    """results.md's lines on the tutorial pair's float32 comparisons."""
+    by_wall = results["ratio_to_same_algorithm_by_hand"]
+    by_cpu = results["cpu_ratio_to_same_algorithm_by_hand"]
+    lines = ["", "Tutorial pair, same algorithm, kgan `fit` / hand-written `@tf.function` loop "
+             f"(wall clock; CPU time): simultaneous {by_wall[SIMULTANEOUS]:.2f}; "
+             f"{by_cpu[SIMULTANEOUS]:.2f}, simultaneous with steps_per_execution=10 "
+             f"{by_wall[SIMULTANEOUS_SPE]:.2f}; {by_cpu[SIMULTANEOUS_SPE]:.2f}, "
+             f"alternating {by_wall[ALTERNATING]:.2f}; {by_cpu[ALTERNATING]:.2f}."]
+    bf16, bf16_cpu = results["bfloat16_over_float32"], results["cpu_bfloat16_over_float32"]
+    lines += ["", "Tutorial pair, mixed_bfloat16 / float32 `fit`, same update (wall clock; CPU "
+              f"time): alternating {bf16[BF16]:.2f}; {bf16_cpu[BF16]:.2f}, simultaneous with "
+              f"steps_per_execution=10 {bf16[BF16_SIMULTANEOUS_SPE]:.2f}; "
+              f"{bf16_cpu[BF16_SIMULTANEOUS_SPE]:.2f}, alternating with jit_compile=True "
+              f"{bf16[BF16_JIT]:.2f}; {bf16_cpu[BF16_JIT]:.2f}.", "",
+              f"Pipeline alone / fit: {results['pipeline_over_fit']}x."]
+    return lines
+
+
 def main(argv):
     del argv
     import tensorflow as tf
@@ -276,35 +429,22 @@ def main(argv):
         distribute.split_cpu(2)  # two logical CPUs for the MirroredStrategy figure
 
     b, steps = FLAGS.batch_size, FLAGS.steps
-    mirrored = distribute.get_strategy("mirrored")
-    timers = {
-        TUTORIAL: hand_written_timer(b, alternating=False),
-        SIMULTANEOUS: fit_timer(b, update="simultaneous"),
-        SIMULTANEOUS_SPE: fit_timer(b, update="simultaneous", steps_per_execution=10),
-        ALTERNATING_LOOP: hand_written_timer(b, alternating=True),
-        ALTERNATING: fit_timer(b),
-        JIT: fit_timer(b, jit_compile=True),
-        f"kgan fit, MirroredStrategy x{mirrored.num_replicas_in_sync}":
-            fit_timer(b, strategy=mirrored),
-    }
-    timers[BF16] = mixed_precision_timer(b, "bfloat16")
-    timers[BF16_SIMULTANEOUS_SPE] = mixed_precision_timer(
-        b, "bfloat16", update="simultaneous", steps_per_execution=10)
-    timers[BF16_JIT] = mixed_precision_timer(b, "bfloat16", jit_compile=True)
-    if tf.config.list_physical_devices("GPU"):
-        timers["kgan fit, mixed_float16"] = mixed_precision_timer(b)
+    pairs = [name for name in PAIRS if name in FLAGS.pairs]
+    timers = {(pair, name): timer for pair in pairs
+              for name, timer in pair_timers(b, pair).items()}
     # Interleaved rounds, median per run: a burst of load on a shared machine then hits
     # one round of every run instead of all rounds of one run.
-    samples = {name: [] for name in timers}
+    samples = {key: [] for key in timers}
     for round_ in range(FLAGS.rounds):
-        for name, timer in timers.items():
-            samples[name].append(timer(steps))
+        for key, timer in timers.items():
+            samples[key].append(timer(steps))
         print(f"round {round_ + 1}: " + ", ".join(
-            f"{k} {v[-1][0]:.0f}/s ({v[-1][1]:.0f}/CPU-s)" for k, v in samples.items()),
-            flush=True)
-    wall = {k: statistics.median(v[0] for v in vs) for k, vs in samples.items()}
-    cpu = {k: statistics.median(v[1] for v in vs) for k, vs in samples.items()}
-    wall["tf.data pipeline alone"] = time_pipeline(b, 10 * steps)
+            f"{pair}: {k} {v[-1][0]:.0f}/s ({v[-1][1]:.0f}/CPU-s)"
+            for (pair, k), v in samples.items()), flush=True)
+    wall, cpu = ({pair: {} for pair in pairs} for _ in range(2))
+    for (pair, name), vs in samples.items():
+        wall[pair][name] = statistics.median(v[0] for v in vs)
+        cpu[pair][name] = statistics.median(v[1] for v in vs)
 
     def bfloat16_over_float32(rates):
         return {BF16: round(rates[BF16] / rates[ALTERNATING], 3),
@@ -317,55 +457,40 @@ def main(argv):
                 SIMULTANEOUS_SPE: round(rates[SIMULTANEOUS_SPE] / rates[TUTORIAL], 3),
                 ALTERNATING: round(rates[ALTERNATING] / rates[ALTERNATING_LOOP], 3)}
 
-    results = {
-        "machine": machine(),
-        "cpu_flags": cpu_flags(),
-        "batch_size": b,
-        "steps": steps,
-        "rounds": FLAGS.rounds,
-        "images_per_second": {k: round(v, 1) for k, v in wall.items()},
-        "images_per_cpu_second": {k: round(v, 1) for k, v in cpu.items()},
-        "ratio_to_tutorial_loop": {k: round(v / wall[TUTORIAL], 3) for k, v in wall.items()},
-        "ratio_to_same_algorithm_by_hand": same_algorithm(wall),
-        "cpu_ratio_to_same_algorithm_by_hand": same_algorithm(cpu),
-        "pipeline_over_fit": round(wall["tf.data pipeline alone"] / wall[ALTERNATING], 1),
-        # Same update, same networks: the model built under mixed_bfloat16 / under float32.
-        "bfloat16_over_float32": bfloat16_over_float32(wall),
-        "cpu_bfloat16_over_float32": bfloat16_over_float32(cpu),
+    results = {"machine": machine(), "cpu_flags": cpu_flags(), "batch_size": b,
+               "steps": steps, "rounds": FLAGS.rounds}
+    if "tutorial" in pairs:
+        tutorial, tutorial_cpu = wall["tutorial"], cpu["tutorial"]
+        tutorial[PIPELINE] = time_pipeline(b, 10 * steps)
+        results.update({
+            "ratio_to_same_algorithm_by_hand": same_algorithm(tutorial),
+            "cpu_ratio_to_same_algorithm_by_hand": same_algorithm(tutorial_cpu),
+            "pipeline_over_fit": round(tutorial[PIPELINE] / tutorial[ALTERNATING], 1),
+            # Same update, same networks: the model built under mixed_bfloat16 / float32.
+            "bfloat16_over_float32": bfloat16_over_float32(tutorial),
+            "cpu_bfloat16_over_float32": bfloat16_over_float32(tutorial_cpu),
+        })
+    results["pairs"] = {pair: pair_results(pair, wall[pair], cpu[pair]) for pair in pairs}
+    results.update({
         "fid_10000_samples_seconds": round(time_metrics(), 1),
         "tflite_ms_per_image": time_tflite(tempfile.mkdtemp()),
         "gpu": bool(tf.config.list_physical_devices("GPU")),
-    }
+    })
     out = Path(FLAGS.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"Machine: {results['machine']}; batch {b}, {steps} timed steps per round, "
              f"median of {FLAGS.rounds} interleaved rounds.",
              f"CPU flags: {', '.join(results['cpu_flags']) or 'none of ' + ', '.join(CPU_FLAGS)}"
-             " (AMX / AVX512-BF16 run oneDNN's bfloat16 kernels).", "",
-             "| run | images/s | ratio to the tutorial loop | images per CPU-second |",
-             "| --- | --- | --- | --- |"]
-    per_cpu = {k: f"{v:.0f}" for k, v in cpu.items()}
-    lines += [f"| {k} | {v:.0f} | {results['ratio_to_tutorial_loop'][k]:.2f} | "
-              f"{per_cpu.get(k, '-')} |" for k, v in wall.items()]
-    by_wall = results["ratio_to_same_algorithm_by_hand"]
-    by_cpu = results["cpu_ratio_to_same_algorithm_by_hand"]
-    lines += ["", "Same algorithm, kgan `fit` / hand-written `@tf.function` loop (wall clock; "
-              f"CPU time): simultaneous {by_wall[SIMULTANEOUS]:.2f}; {by_cpu[SIMULTANEOUS]:.2f}, "
-              f"simultaneous with steps_per_execution=10 {by_wall[SIMULTANEOUS_SPE]:.2f}; "
-              f"{by_cpu[SIMULTANEOUS_SPE]:.2f}, "
-              f"alternating {by_wall[ALTERNATING]:.2f}; {by_cpu[ALTERNATING]:.2f}."]
-    bf16, bf16_cpu = results["bfloat16_over_float32"], results["cpu_bfloat16_over_float32"]
-    lines += ["", "mixed_bfloat16 / float32 `fit`, same update (wall clock; CPU time): "
-              f"alternating {bf16[BF16]:.2f}; {bf16_cpu[BF16]:.2f}, simultaneous with "
-              f"steps_per_execution=10 {bf16[BF16_SIMULTANEOUS_SPE]:.2f}; "
-              f"{bf16_cpu[BF16_SIMULTANEOUS_SPE]:.2f}, alternating with jit_compile=True "
-              f"{bf16[BF16_JIT]:.2f}; {bf16_cpu[BF16_JIT]:.2f}."]
-    lines += ["", f"Pipeline alone / fit: {results['pipeline_over_fit']}x. "
-              f"kgan.metrics.evaluate on 10,000 samples: {results['fid_10000_samples_seconds']} s. "
-              f"TFLite dcgan_mnist per image (batch 1, 1 thread): float32 "
-              f"{results['tflite_ms_per_image']['none']:.2f} ms, int8 "
-              f"{results['tflite_ms_per_image']['int8']:.2f} ms."]
+             " (AMX / AVX512-BF16 run oneDNN's bfloat16 kernels)."]
+    for figures in results["pairs"].values():
+        lines += pair_lines(figures)
+    if "tutorial" in pairs:
+        lines += tutorial_lines(results)
+    lines += ["", f"kgan.metrics.evaluate on 10,000 samples: "
+              f"{results['fid_10000_samples_seconds']} s. TFLite dcgan_mnist per image "
+              f"(batch 1, 1 thread): float32 {results['tflite_ms_per_image']['none']:.2f} ms, "
+              f"int8 {results['tflite_ms_per_image']['int8']:.2f} ms."]
     if not results["gpu"]:
         lines += ["", "mixed_float16 is measured on GPUs only: CPUs have no fast float16 "
                   "convolutions (here 10 steps had not finished after two minutes)."]

@@ -10,7 +10,10 @@ batch of strings to L2-normalised float32 embeddings, with ``keras.layers.TextVe
             -> Dense + ReLU -> Dense -> L2 normalisation
 
 A mean of word vectors is enough for captions built from a class name and attribute words,
-and it is cheap. The encoder of ``fashion_captions`` is trained by
+and it is cheap. Only the first step, TextVectorization, is made of string ops (TensorFlow):
+:func:`tokenize` runs it on the host or in a ``tf.data`` pipeline, and :func:`token_encoder`
+is the rest of the encoder (word ids -> embeddings), plain Keras layers that run on any
+backend and inside a training step. The encoder of ``fashion_captions`` is trained by
 ``tools/train_text_encoder.py`` (:mod:`kgan.recipes.text_encoder`) to predict each caption's
 class and attribute words (:func:`caption_targets`) from the embedding, then frozen and
 published in ``zoo/text_encoder_fashion/``; :func:`load_text_encoder` returns it.
@@ -80,7 +83,7 @@ def encoder_vocabulary(encoder):
 def unknown_captions(encoder, texts):
     """The captions in ``texts`` that have no word of the encoder's vocabulary (empty ones
     included): they get an embedding that says nothing about the garment."""
-    ids = keras.ops.convert_to_numpy(encoder.get_layer("vectorize")(np.asarray(texts, object)))
+    ids = tokenize(encoder, texts)
     return [t for t, row in zip(texts, ids) if not np.any(row > 1)]
 
 
@@ -91,6 +94,32 @@ def unknown_words(encoder, texts):
     strip = str.maketrans("", "", string.punctuation)
     words = (w for t in texts for w in t.lower().translate(strip).split())
     return list(dict.fromkeys(w for w in words if w not in known))
+
+
+def tokenize(encoder, texts):
+    """Word ids int32 ``(N, sequence_length)`` (numpy) of caption strings: the encoder's
+    TextVectorization, as the encoder itself would run it."""
+    vectorize = encoder.get_layer("vectorize")
+    return keras.ops.convert_to_numpy(vectorize(np.asarray(texts, object))).astype("int32")
+
+
+def freeze(encoder):
+    """Makes ``encoder`` a frozen part of a GAN: not trainable, and its TextVectorization's
+    StringLookup marked built. Keras' TextVectorization runs that lookup without calling it,
+    which leaves the (weightless) layer unbuilt, and Keras' JAX trainer then tries to build
+    the whole GAN from a batch before ``fit`` (``build`` is Keras' own: it is what loading a
+    saved lookup runs)."""
+    encoder.trainable = False
+    encoder.get_layer("vectorize")._lookup_layer.build(None)
+    return encoder
+
+
+def token_encoder(encoder):
+    """The encoder after its TextVectorization: word ids ``(N, sequence_length)`` ->
+    embeddings ``(N, D)``, sharing the encoder's layers and weights (the part of it that
+    runs on every Keras backend)."""
+    return keras.Model(encoder.get_layer("vectorize").output, encoder.output,
+                       name=f"{encoder.name}_tokens")
 
 
 def check_texts(text, n=None):
@@ -166,10 +195,11 @@ def encode_texts(encoder, texts, batch_size=1024):
             f"The text encoder does not know the word(s) {', '.join(map(repr, ignored[:10]))} "
             f"and ignores them. Known words: {', '.join(encoder_vocabulary(encoder))}.",
             UserWarning, stacklevel=3)
-    strings = np.asarray(texts, object)
+    embed = token_encoder(encoder)
     return np.concatenate([
-        keras.ops.convert_to_numpy(encoder(strings[i:i + batch_size], training=False))
-        for i in range(0, len(strings), batch_size)
+        keras.ops.convert_to_numpy(embed(tokenize(encoder, texts[i:i + batch_size]),
+                                         training=False))
+        for i in range(0, len(texts), batch_size)
     ]).astype("float32")
 
 
@@ -196,8 +226,7 @@ def load_text_encoder(dataset="fashion_captions", weights_path=None):
         zoo_weights.verify(weights_path, spec["sha256"])
     encoder = build_text_encoder(dataset_module(dataset).vocabulary(), **spec["kwargs"])
     zoo_weights.load_into(encoder, weights_path)
-    encoder.trainable = False
-    return encoder
+    return freeze(encoder)
 
 
 def caption_targets(captions, dataset="fashion_captions"):

@@ -50,11 +50,6 @@ from kgan.models.common import SYNC_BN, register_family_entries
 from kgan.models.dcgan import check_size, dcgan_upsampler
 from kgan.models.text2image import Text2Image, resolve_text_encoder, text2image_discriminator
 
-try:
-    import tensorflow as tf
-except ImportError:  # generation works without TensorFlow; training needs it (kgan.gan)
-    tf = None
-
 #: Name of the conditioning augmentation layer in both stages' generators.
 CA_LAYER = "conditioning_augmentation"
 STAGES = (1, 2)
@@ -313,7 +308,7 @@ class StackGAN(Text2Image):
         if self.stage == 1:
             return super()._g(z, cond, training)
         (embeddings,) = cond
-        low = tf.stop_gradient(self.stage1_generator([z, embeddings], training=False))
+        low = keras.ops.stop_gradient(self.stage1_generator([z, embeddings], training=False))
         return self.generator([low, embeddings, z], training=training)
 
     def _text_generator_loss(self, z, embeddings, wrong):

@@ -19,24 +19,25 @@ then G may ignore the text. GAN-CLS gives D a third kind of pair, a real image w
 the midpoints of pairs of the batch's embeddings and is trained to make D accept them with
 their (synthetic) embedding, which fills the space between captions.
 
+**Training** (``_gan_step``) is written once in ``keras.ops`` on the primitives of
+``kgan.trainers``, so ``fit`` runs on Keras' TensorFlow and JAX backends: ``fit`` turns the
+captions into the frozen encoder's word ids before the step, which embeds them
+(``kgan.models.text_conditioning``); the mismatched captions are the batch's embeddings
+rolled by one, on each replica's share of the batch.
+
 ``interpolate_text(a, b, steps, z=...)`` walks from one caption's embedding to another's with
 a fixed latent, the paper's interpolation figure.
 """
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kgan.latent import LatentGAN
 from kgan.trainers.base import GENERATOR_STREAM, split_batch
 from kgan.models.common import SYNC_BN, register_family_entries
-from kgan.modalities.text import dataset_module, load_text_encoder
+from kgan.modalities.text import dataset_module, freeze, load_text_encoder
 from kgan.models.dcgan import check_size, dcgan_upsampler
 from kgan.models.text_conditioning import TextConditioned
-
-try:
-    import tensorflow as tf
-except ImportError:  # generation works without TensorFlow; training needs it (kgan.gan)
-    tf = None
 
 
 def _compress(embedding, dim, name):
@@ -105,7 +106,9 @@ class Text2Image(TextConditioned, LatentGAN):
         default_captions: captions ``generate`` cycles through without ``text``.
 
     Training data: ``(images, captions)`` batches, e.g.
-    ``kgan.data.load("fashion_captions")``.
+    ``kgan.data.load("fashion_captions")``, or arrays ``fit(images, captions)``; ``fit``
+    runs on Keras' TensorFlow and JAX backends (TensorFlow installed for the encoder's
+    TextVectorization, see ``kgan.models.text_conditioning``).
 
     Example:
         >>> model = kgan.zoo.load("text2image_fashion")
@@ -116,9 +119,6 @@ class Text2Image(TextConditioned, LatentGAN):
         Reed et al. 2016, arXiv:1605.05396.
     """
 
-    #: Its training step is still written with tf.GradientTape (issue 19: port it to
-    #: kgan.trainers' primitives); fit on JAX says so before any step.
-    train_backends = ("tensorflow",)
     compile_defaults = dict(LatentGAN.compile_defaults, interpolation_weight=0.0)
     compile_config_attributes = ("interpolation_weight",)
     #: Trackers beyond ``kgan.latent.METRIC_NAMES``: how often D rejects (real, wrong text).
@@ -131,8 +131,7 @@ class Text2Image(TextConditioned, LatentGAN):
                              f"num_classes must be 0; received {num_classes}.")
         super().__init__(generator, discriminator, latent_dim, num_classes=0, seed=seed,
                          **kwargs)
-        text_encoder.trainable = False
-        self.text_encoder = text_encoder
+        self.text_encoder = freeze(text_encoder)
         self.default_captions = tuple(default_captions)
         self._trackers["d_wrong_acc"] = keras.metrics.Mean(name="d_wrong_acc")
 
@@ -176,59 +175,49 @@ class Text2Image(TextConditioned, LatentGAN):
         return super().from_config(config)
 
     # ------------------------------------------------------------------ training
-    def _check_batch(self, batch):
-        """LatentGAN's check of ``fit``'s first batch, and string captions beside the
-        images."""
-        super()._check_batch(batch)
-        _, captions = split_batch(batch)
-        if captions is None or (tf.is_tensor(captions) and captions.dtype != tf.string):
-            raise ValueError(
-                f"{self.name} trains on (images, captions) batches with string captions; "
-                "received " + ("no captions" if captions is None else
-                               f"a second element of dtype {captions.dtype.name}") +
-                ". Load them with kgan.data.load('fashion_captions').")
-
-    def train_step(self, data):
-        from kgan.trainers.tensorflow import dense_gradients, multi_worker
-
-        images, captions = split_batch(data)
-        if captions is None:
-            raise ValueError(f"{self.name} trains on (images, captions) batches.")
-        images = tf.cast(images, "float32")  # D casts to its compute dtype
-        embeddings = self.embed_batch(captions)
-        # GAN-CLS's mismatched captions: each image gets its neighbour's caption.
-        wrong = tf.roll(embeddings, 1, axis=0)
-        batch = tf.shape(images)[0]
+    def _gan_step(self, data):
+        """GAN-CLS on a batch of ``(images, word ids)`` (``fit`` tokenized the captions):
+        ``d_steps`` matching-aware D updates, then G's update (with GAN-INT's term)."""
+        images, ids = split_batch(data)
+        images = ops.cast(images, "float32")  # D casts to its compute dtype
+        cond = (self.embed_batch(ids),)
+        batch = ops.shape(images)[0]
         _, num_replicas = self._replica_info()
         for k in range(self.d_steps):
-            z = self.sample_latents(batch, k)
-            fake = self._g(z, (embeddings,), training=True)
-            with tf.GradientTape() as tape:
-                total, penalties, real_logits, fake_logits = self._critic_loss(
-                    images, fake, (embeddings,), k)
-                wrong_logits = self._d(images, (wrong,))
-                # total = L(real) + L(fake) + penalties; GAN-CLS halves the fake term and
-                # adds half of L(real image, wrong text is fake).
-                total += 0.5 * (self.discriminator_loss_fn(real_logits, wrong_logits)
-                                - self.discriminator_loss_fn(real_logits, fake_logits))
-                scaled = self.d_optimizer.scale_loss(total / num_replicas)
-            variables = self.discriminator.trainable_variables
-            self.d_optimizer.apply(dense_gradients(tape.gradient(scaled, variables)), variables)
-            self._track_discriminator(total, penalties, real_logits, fake_logits)
-            threshold = 0.5 if self.loss_name == "least_squares" else 0.0
-            self._trackers["d_wrong_acc"].update_state(
-                tf.reduce_mean(tf.cast(wrong_logits <= threshold, "float32")))
-        z = self.sample_latents(batch, GENERATOR_STREAM)
-        with tf.GradientTape() as tape:
-            g_loss = self._text_generator_loss(z, embeddings, wrong)
-            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply(dense_gradients(tape.gradient(scaled, variables)), variables)
+            self._matching_aware_update(images, self.sample_latents(batch, k), cond,
+                                        num_replicas, k)
+        self._generator_update(self.sample_latents(batch, GENERATOR_STREAM), cond,
+                               num_replicas)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _matching_aware_update(self, images, z, cond, num_replicas, stream):
+        """One D update on (real, right text), (real, wrong text) and (fake, right text)."""
+        fake = self._g(z, cond, training=True)  # outside the gradient: D's update only
+        wrong = (mismatched(cond[0]),)
+        variables = self.discriminator.trainable_variables
+
+        def loss_fn():
+            total, penalties, real_logits, fake_logits = self._critic_loss(
+                images, fake, cond, stream)
+            wrong_logits = self._d(images, wrong)
+            # total = L(real) + L(fake) + penalties; GAN-CLS halves the fake term and adds
+            # half of L(real image, wrong text is fake).
+            total += 0.5 * (self.discriminator_loss_fn(real_logits, wrong_logits)
+                            - self.discriminator_loss_fn(real_logits, fake_logits))
+            return ((self.d_optimizer.scale_loss(total / num_replicas),),
+                    (total, penalties, real_logits, fake_logits, wrong_logits))
+
+        _, losses, (grads,) = self._value_and_grads(loss_fn, [variables])
+        self._apply(self.d_optimizer, grads, variables)
+        self._track_discriminator(*losses[:4])
+        threshold = 0.5 if self.loss_name == "least_squares" else 0.0
+        self._trackers["d_wrong_acc"].update_state(
+            ops.mean(ops.cast(losses[4] <= threshold, "float32")))
+
+    def _generator_loss(self, z, cond):
+        g_loss = self._text_generator_loss(z, cond[0], mismatched(cond[0]))
         self._trackers["g_loss"].update_state(g_loss)
-        logs = {m.name: m.result() for m in self.metrics}
-        if multi_worker(self.distribute_strategy):  # see kgan.trainers.tensorflow
-            logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
-        return logs
+        return g_loss
 
     def _text_generator_loss(self, z, embeddings, wrong):
         """G's loss on fakes for the batch's captions, plus GAN-INT's term when enabled
@@ -240,6 +229,11 @@ class Text2Image(TextConditioned, LatentGAN):
             g_loss += self.interpolation_weight * self.generator_loss_fn(
                 self._d(self._g(z, (mixed,)), (mixed,)))
         return g_loss
+
+
+def mismatched(embeddings):
+    """GAN-CLS's mismatched captions: each image gets its neighbour's caption embedding."""
+    return ops.roll(embeddings, 1, axis=0)
 
 
 register_family_entries(

@@ -1,20 +1,24 @@
 """The text-conditioning mixin of the text-to-image families and their model-card figures.
 
 :class:`TextConditioned` gives a GAN ``text_encoder``, ``encode_text`` and
-``generate(..., text=...)``; its training batches are ``(images, captions)`` and its
-``train_step`` embeds the caption strings with the frozen encoder
-(:func:`kgan.modalities.text.load_text_encoder`). :func:`card_figures` draws a text model's
-captioned samples and caption interpolations for its zoo card. Families:
-:mod:`kgan.models.text2image`, :mod:`kgan.models.stackgan`.
+``generate(..., text=...)``; its training data are ``(images, captions)``. A training step
+cannot see strings on Keras' JAX backend, so ``fit`` turns the captions into the frozen
+encoder's word ids in the input pipeline (its TextVectorization, the only string ops), and
+the step embeds the ids with the rest of the encoder, in ``keras.ops`` on both backends
+(:func:`kgan.modalities.text.tokenize`, :func:`~kgan.modalities.text.token_encoder`).
+:func:`card_figures` draws a text model's captioned samples and caption interpolations for
+its zoo card. Families: :mod:`kgan.models.text2image`, :mod:`kgan.models.stackgan`.
 """
 
+from functools import cached_property
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from kgan.modalities.images import save_captioned_grid
-from kgan.modalities.text import check_texts, dataset_module, encode_texts
+from kgan.modalities.text import (check_texts, dataset_module, encode_texts, token_encoder,
+                                  tokenize)
 from kgan.validation import check_latents
 
 #: Seed of the latents of the card figures.
@@ -55,9 +59,10 @@ class TextConditioned:
     :func:`kgan.modalities.text.build_text_encoder` model) and a
     generator taking ``[latent, embedding]``. Subclasses set ``self.text_encoder`` in
     ``__init__`` and may override :meth:`synthesize` (e.g. multi-stage generators; it is
-    the graph both ``generate`` and the SavedModel export run). Training batches are
-    ``(images, captions)`` (a third element, labels, is ignored); :meth:`embed_batch` turns
-    the caption strings into embeddings in ``train_step``.
+    the graph both ``generate`` and the SavedModel export run). ``fit`` takes a
+    ``tf.data.Dataset`` of ``(images, captions)`` batches (a third element, labels, is
+    passed on and ignored) or arrays ``fit(images, captions)``, and hands the step
+    ``(images, word ids)``; :meth:`embed_batch` embeds the ids inside the step.
 
     ``default_captions``: what ``generate`` uses when no text is given (cycled, like the
     labels of class-conditional models).
@@ -83,13 +88,54 @@ class TextConditioned:
         empty / unknown captions)."""
         return encode_texts(self.text_encoder, texts)
 
-    def embed_batch(self, captions):
-        """Embeddings of a batch of caption strings inside ``train_step`` (no gradient)."""
-        import tensorflow as tf
+    @cached_property
+    def token_encoder(self):
+        """The text encoder from word ids on (:func:`kgan.modalities.text.token_encoder`).
+        Cached in the instance's ``__dict__``, outside Keras' tracking: its layers are
+        ``text_encoder``'s, saved once under that name."""
+        return token_encoder(self.text_encoder)
 
-        captions = tf.reshape(captions, (-1,))
-        return tf.stop_gradient(tf.cast(self.text_encoder(captions, training=False),
-                                        self.compute_dtype))
+    def embed_batch(self, ids):
+        """Embeddings of a batch of word ids inside the training step (no gradient)."""
+        embeddings = self.token_encoder(keras.ops.cast(ids, "int32"), training=False)
+        return keras.ops.stop_gradient(keras.ops.cast(embeddings, self.compute_dtype))
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``kgan.GAN.fit`` on ``(images, captions)``: a ``tf.data.Dataset`` of such batches
+        or arrays ``fit(images, captions)``. The captions become word ids before the step
+        (a ``tf.data`` map, or on the host for arrays), on every backend."""
+        return super().fit(*self._tokenized(x, y), *args, **kwargs)
+
+    def _tokenized(self, x, y):
+        """``(x, y)`` with the caption strings replaced by the text encoder's word ids."""
+        wanted = (f"{self.name} trains on (images, captions) batches with string captions "
+                  "(e.g. kgan.data.load('fashion_captions')); received ")
+        try:
+            import tensorflow as tf
+        except ImportError:
+            tf = None
+        if tf is not None and isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            if not isinstance(spec, tuple) or len(spec) < 2:
+                raise ValueError(wanted + "no captions.")
+            if spec[1].dtype != tf.string:
+                raise ValueError(wanted + f"a second element of dtype {spec[1].dtype.name}.")
+            vectorize = self.text_encoder.get_layer("vectorize")
+
+            def ids(images, captions, *rest):
+                captions = tf.reshape(captions, (-1,))
+                return (images, tf.cast(vectorize(captions), "int32"), *rest)
+
+            return x.map(ids, num_parallel_calls=tf.data.AUTOTUNE), y
+        if x is not None and hasattr(x, "__len__"):
+            if y is None:
+                raise ValueError(wanted + "no captions.")
+            captions = np.asarray(y)
+            if captions.dtype.kind not in "OSU":
+                raise ValueError(wanted + f"captions of dtype {captions.dtype.name}.")
+            return x, tokenize(self.text_encoder, captions.reshape(-1))
+        raise ValueError(wanted + f"{type(x).__name__} data; pass a tf.data.Dataset or arrays "
+                         "(images, captions).")
 
     def generate(self, n=None, z=None, labels=None, seed=None, text=None, batch_size=256):
         """Samples images for captions.

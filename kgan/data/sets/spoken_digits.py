@@ -85,7 +85,14 @@ def load(split="train", batch_size=64, data_dir=None, labels=False, shuffle=True
          repeat=False):
     """Batches of waveforms ``(B, 16384, 1)`` (and int32 labels when ``labels``)."""
     waveforms, classes = load_arrays(split, data_dir)
+    return as_dataset(waveforms, asked_labels(classes, labels, data_dir), batch_size, shuffle,
+                      seed, repeat)
+
+
+def asked_labels(classes, labels, data_dir):
+    """``classes`` when ``labels`` is asked for, else None; an error when the clips have no
+    classes to give."""
     if labels and classes is None:
         raise ValueError(f"labels=True but the wav files in {data_dir} are not in class "
                          "subfolders (<dir>/<class>/*.wav).")
-    return as_dataset(waveforms, classes if labels else None, batch_size, shuffle, seed, repeat)
+    return classes if labels else None

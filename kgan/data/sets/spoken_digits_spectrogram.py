@@ -40,8 +40,6 @@ def load(split="train", batch_size=64, data_dir=None, labels=False, shuffle=True
          repeat=False):
     """Batches of normalised spectrograms ``(B, 128, 128, 1)`` (and int32 labels)."""
     spectrograms, classes = load_arrays(split, data_dir)
-    if labels and classes is None:
-        raise ValueError(f"labels=True but the wav files in {data_dir} are not in class "
-                         "subfolders (<dir>/<class>/*.wav).")
-    return spoken_digits.as_dataset(spectrograms, classes if labels else None, batch_size,
-                                    shuffle, seed, repeat)
+    return spoken_digits.as_dataset(
+        spectrograms, spoken_digits.asked_labels(classes, labels, data_dir), batch_size,
+        shuffle, seed, repeat)
