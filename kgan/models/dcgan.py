@@ -236,7 +236,7 @@ register_family_entries(
             sha256="fd2f99d49693f73a20ebdae6c89e699ca77d461f84e67ac9caf87790656e487c",
             dataset="fashion_mnist", epochs=60),
         # The paper's topology at 32x32x3 (4x4x256 -> 8x8x128 -> 16x16x64 -> image), trained
-        # in mixed bfloat16 (2.3x the float32 images/s on this CPU's AMX units).
+        # in mixed bfloat16 (1.5x the float32 images per CPU-second on AMX, bench/results.md).
         "dcgan_cifar10": dict(
             dataset="cifar10", epochs=60, precision="bfloat16"),
     },
