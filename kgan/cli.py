@@ -89,7 +89,8 @@ flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating in
 flags.DEFINE_string("direction", None, "export --tflite: which direction of an image-to-image "
                     "model to write (default: its first; SavedModels hold every direction).")
 flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input size of an "
-                    "image-to-image filter, when not the model's own.")
+                    "image-to-image filter, when not the model's own; --tflite float32 / "
+                    "float16: 'dynamic' for any size.")
 flags.DEFINE_string("calibration_dir", None, "export: int8 calibration images of an "
                     "image-to-image model from this folder (default: the entry's data set).")
 
@@ -297,7 +298,7 @@ def _cmd_export(args):
         extra = (dict(direction=FLAGS.direction, folder=FLAGS.calibration_dir,
                       size=FLAGS.size) if translator else {})
         data = (export.calibration_inputs(model, FLAGS.calibration_samples, **extra)
-                if FLAGS.quantize == "int8" else None)
+                if FLAGS.quantize == "int8" and FLAGS.size != "dynamic" else None)
         path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
                                     FLAGS.overwrite, direction=FLAGS.direction,
                                     size=FLAGS.size)

@@ -169,12 +169,20 @@ def size_multiple(network):
     return factor
 
 
-def check_size(size):
-    """``(height, width)`` from ``(h, w)``, ``"HxW"`` or one int; else a ``ValueError``."""
+#: The ``size`` of a filter that takes images of any size (float TFLite files).
+DYNAMIC = "dynamic"
+
+
+def check_size(size, dynamic=False):
+    """``(height, width)`` from ``(h, w)``, ``"HxW"`` or one int (with ``dynamic``, also
+    :data:`DYNAMIC` itself); else a ``ValueError``."""
+    if dynamic and size == DYNAMIC:
+        return DYNAMIC
     if isinstance(size, str):
         parts = size.lower().split("x")
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"size must be HEIGHTxWIDTH such as 512x384; received {size!r}.")
+            raise ValueError(f"size must be HEIGHTxWIDTH such as 512x384"
+                             f"{' or dynamic' if dynamic else ''}; received {size!r}.")
         size = tuple(int(p) for p in parts)
     elif isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (int(size), int(size))
@@ -190,9 +198,12 @@ def check_size(size):
 def resize_filter(network, size):
     """``network`` taking ``(height, width)`` images: itself when that is its own size,
     else a copy built for that input with the current weights (the generators are fully
-    convolutional). Sides must be multiples of :func:`size_multiple`."""
+    convolutional). Sides must be multiples of :func:`size_multiple`; :data:`DYNAMIC`
+    gives a copy whose input has no fixed height and width."""
     if size is None:
         return network
+    if check_size(size, dynamic=True) == DYNAMIC:
+        return _copy_for(network, (None, None, network.input_shape[-1]))
     height, width = check_size(size)
     if (height, width) == tuple(network.input_shape[1:3]):
         return network
@@ -202,8 +213,11 @@ def resize_filter(network, size):
             f"{network.name} runs at sizes whose sides are multiples of {multiple}; "
             f"received {height}x{width} (e.g. use {height - height % multiple or multiple}x"
             f"{width - width % multiple or multiple}).")
-    copy = keras.models.clone_model(
-        network, input_tensors=keras.Input((height, width, network.input_shape[-1])))
+    return _copy_for(network, (height, width, network.input_shape[-1]))
+
+
+def _copy_for(network, shape):
+    copy = keras.models.clone_model(network, input_tensors=keras.Input(shape))
     copy.set_weights(network.get_weights())
     return copy
 

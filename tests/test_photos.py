@@ -25,7 +25,7 @@ import kgan
 from kgan import data, export
 from kgan.data.sets import facades, horse2zebra
 from kgan.models.cyclegan import CycleGAN
-from kgan.translation import size_multiple
+from kgan.translation import resize_filter, size_multiple
 from test_translation_export import load_apply_filter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -499,10 +499,102 @@ def test_cli_exports_a_sized_colour_filter_that_apply_filter_runs(colour, tmp_pa
         capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr
     path = tmp_path / "cyclegan_horse2zebra_b2a_48x64_float16_uint8.tflite"
-    assert path.exists() and "against Keras on 32 random images" in done.stdout
+    # named like the zoo entry, it is compared on horse2zebra's test zebras, resized
+    assert path.exists() and "against Keras on 32 test images" in done.stdout
     Image.fromarray(pixels((1, 96, 128, 3))[0]).save(tmp_path / "zebra.jpg")
     done = subprocess.run([sys.executable, ROOT / "tools" / "apply_filter.py", path,
                            tmp_path / "zebra.jpg", tmp_path / "horse.png"],
                           capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "horse.png").size == (128, 96)
+
+
+# ---------------------------------------------------------------------------- photo entries
+@pytest.mark.parametrize("name, g_params, d_params, patches", [
+    # Isola et al.'s U-Net 256 (8 levels) and 70x70 PatchGAN on (label map, photo) pairs
+    ("pix2pix_facades", 54.41e6, 2.769e6, (32, 32)),
+    # Zhu et al.'s 9-block ResNet generators and 70x70 PatchGANs
+    ("cyclegan_horse2zebra", 11.38e6, 2.766e6, (32, 32)),
+])
+def test_photo_entries_are_the_papers_networks(name, g_params, d_params, patches):
+    cfg = kgan.zoo.info(name)
+    assert cfg.image_shape == (256, 256, 3) and not cfg.weights
+    model = kgan.zoo.load(name, pretrained=False, compile=False)
+    assert model.source_shape() == (256, 256, 3)
+    assert model.generator.count_params() == pytest.approx(g_params, rel=1e-3)
+    assert model.discriminator.count_params() == pytest.approx(d_params, rel=1e-3)
+    assert model.discriminator.output_shape[1:3] == patches
+    with pytest.raises(ValueError, match="no published weights yet"):
+        kgan.zoo.load(name)
+
+
+def test_a_translation_run_is_published_from_its_own_outputs(tmp_path):
+    """tools/train_zoo.py --nopublish writes a translator's check outputs beside its report
+    (photos are too large for JSON); --from_run reloads the weights and compares them."""
+    from kgan.zoo import publish
+
+    model = kgan.zoo.load("test_cyclegan", pretrained=False)
+    training = {"epochs": 1, "steps": 3, "wall_seconds": 1.0}
+    report = publish.write_run(model, "test_cyclegan", tmp_path, training)
+    check = np.load(tmp_path / report["check"]["file"])["outputs"]
+    assert check.shape == (2, 2, 28, 28, 1)  # directions a2b and b2a, 2 sources each
+    loaded, facts = publish.load_run("test_cyclegan", tmp_path)
+    assert facts["cross_backend_max_abs_error"] < 1e-6 and facts["steps"] == 3
+    np.savez(tmp_path / report["check"]["file"], outputs=check + 0.5)
+    with pytest.raises(ValueError, match="differ from the training run's by up to 0.5"):
+        publish.load_run("test_cyclegan", tmp_path)
+
+
+# ---------------------------------------------------------------------------- dynamic size
+def padded_translation(network, images, multiple):
+    """What a dynamic-size filter computes: the images reflect-padded at the bottom and
+    right to ``multiple``, the network built for that size, the output cropped back."""
+    _, h, w, _ = images.shape
+    ph, pw = -h % multiple, -w % multiple
+    padded = np.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+    out = np.clip(np.asarray(resize_filter(network, (h + ph, w + pw))(padded)), -1, 1)
+    scale = out.shape[1] // (h + ph)
+    return out[:, :h * scale, :w * scale]
+
+
+@pytest.mark.parametrize("quantize", ["none", "float16"])
+def test_dynamic_size_filters_run_at_any_size(labels2photo, colour, tmp_path, quantize):
+    """Float filters exported with size='dynamic' take photos of any size, including sides
+    that are not multiples of the network's downsampling, and compute what Keras does."""
+    sr = kgan.zoo.load("test_srgan", pretrained=False)
+    bound = 1e-4 if quantize == "none" else 0.03  # float16 weights
+    for model, sizes in ((labels2photo, [(32, 32), (40, 56), (27, 33)]),
+                         (colour, [(32, 32), (30, 45)]), (sr, [(7, 7), (10, 13)])):
+        path = export.export_tflite(model, tmp_path, quantize, size="dynamic")
+        assert path.name.startswith(f"{model.name}_dynamic_")
+        network = model.filter_model()
+        run = export.tflite.tflite_runner(path, 1)
+        for size in sizes:
+            images = pixels((2, *size, network.input_shape[-1]), 3) / 127.5 - 1
+            out = run({"source": images.astype("float32")})
+            expected = padded_translation(network, images, size_multiple(network))
+            assert out.shape == expected.shape
+            assert np.abs(out - expected).max() < bound, (model.name, size)
+        assert export.compare(model, path, n=2)["mean_abs_error"] < bound / 10
+
+
+def test_dynamic_size_is_for_float_files(labels2photo, tmp_path):
+    with pytest.raises(ValueError, match="int8 filters have one fixed input size"):
+        export.export_tflite(labels2photo, tmp_path, "int8", size="dynamic")
+    with pytest.raises(ValueError, match="HEIGHTxWIDTH such as 512x384; received 'dynamic'"):
+        export.export_savedmodel(labels2photo, tmp_path, size="dynamic")
+    assert not list(tmp_path.iterdir())
+
+
+def test_apply_filter_runs_a_dynamic_filter_at_the_photos_size(colour, tmp_path, capsys):
+    tool = load_apply_filter()
+    path = export.export_tflite(colour, tmp_path, "float16", uint8_io=True, size="dynamic")
+    photo = pixels((1, 45, 70, 3), 4)[0]
+    Image.fromarray(photo).save(tmp_path / "horse.png")
+    out = tmp_path / "zebra.png"
+    assert tool.main([str(path), str(tmp_path / "horse.png"), str(out)]) == 0
+    assert "resized" not in capsys.readouterr().out
+    zebra = np.asarray(Image.open(out), "float32")
+    expected = padded_translation(colour.filter_model(), photo[None] / 127.5 - 1, 4)[0]
+    assert zebra.shape == (45, 70, 3)
+    assert np.abs(zebra - (expected + 1) * 127.5).mean() < 1.0

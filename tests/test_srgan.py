@@ -1,5 +1,5 @@
-"""SRGAN and its fashion_x4 data: pairs, both training stages (1 and 2 replicas), content
-networks, bad input and the published zoo entry."""
+"""SRGAN and its fashion_x4 and photos_x4 data: pairs, both training stages (1 and 2
+replicas), content networks, bad input, the published zoo entry and the colour photo entry."""
 
 import keras
 import numpy as np
@@ -8,8 +8,9 @@ import tensorflow as tf
 
 import kgan
 from gan_checks import tiny_pairs
-from kgan.data.sets import fashion_x4
+from kgan.data.sets import fashion_x4, photos_x4
 from kgan.evaluation import classifiers
+from kgan.evaluation import translation as evaluation_translation
 from kgan.layers import PixelShuffle
 from kgan.models import srgan, srgan_content
 
@@ -144,8 +145,23 @@ def test_content_networks():
         srgan_content.content_network("vgg16", (28, 28, 1))
     with pytest.raises(ValueError, match="no layer 'block9'.*block3_relu1"):
         srgan_content.content_network("classifier_fashion_mnist", (28, 28, 1), layer="block9")
-    with pytest.raises(ValueError, match=r"reads \(28, 28, 1\) images.*\(32, 32, 1\)"):
-        srgan_content.content_network("classifier_mnist", (32, 32, 1))
+    with pytest.raises(ValueError, match=r"reads 1-channel images.*\(28, 28, 3\)"):
+        srgan_content.content_network("classifier_mnist", (28, 28, 3))
+    with pytest.raises(ValueError, match=r"'features' comes after its 'flatten'.*\(32, 32, 1\)"):
+        srgan_content.content_network("classifier_mnist", (32, 32, 1), layer="features")
+
+
+def test_classifier_content_at_another_size_is_the_same_convolutions():
+    """The CIFAR-10 classifier's convolutions on 128x128 photos: away from the borders, a
+    feature map cell is the one the classifier computes on the 32x32 crop around it."""
+    net = srgan_content.content_network("classifier_cifar10", (128, 128, 3))
+    assert net.output_shape == (None, 32, 32, 128) and not net.trainable_weights
+    classifier = classifiers.load_classifier("cifar10")
+    at_32 = keras.Model(classifier.inputs[0], classifier.get_layer("block3_relu1").output)
+    photos = np.random.default_rng(0).uniform(-1, 1, (2, 128, 128, 3)).astype("float32")
+    whole = keras.ops.convert_to_numpy(net(photos))
+    crop = keras.ops.convert_to_numpy(at_32(photos[:, 32:64, 64:96]))
+    np.testing.assert_allclose(whole[:, 11:13, 19:21], crop[:, 3:5, 3:5], atol=1e-5)
 
 
 @pytest.mark.slow
@@ -197,7 +213,8 @@ def test_bad_builder_arguments():
 
 # ---------------------------------------------------------------------------- zoo
 def test_zoo_entries():
-    assert kgan.zoo.list_models("*srgan*") == ["srgan_fashion_x4", "test_srgan"]
+    assert kgan.zoo.list_models("*srgan*") == ["srgan_fashion_x4", "srgan_photos_x4",
+                                               "test_srgan"]
     fresh = kgan.zoo.load("test_srgan", pretrained=False)
     assert fresh.compiled and fresh.stage == "gan" and fresh.content == "classifier_fashion_mnist"
     cfg = kgan.zoo.info(PUBLISHED)
@@ -221,3 +238,40 @@ def test_published_entry_beats_bicubic(test_pairs):
     assert np.mean((sr - high) ** 2) < np.mean((bic - high) ** 2)
     card = cfg.card["metrics"]
     assert card["srgan"]["classifier_accuracy"] > card["bicubic"]["classifier_accuracy"]
+
+
+# ---------------------------------------------------------------------------- colour photos
+def test_photos_x4_pairs_are_quarters_of_the_photo_sets():
+    (low, high), labels = kgan.data.load_arrays("photos_x4", "test")
+    photos, sources = photos_x4.source_photos("test")
+    assert high.shape == (4 * len(photos), 128, 128, 3) and low.shape[1:] == (32, 32, 3)
+    assert np.bincount(labels).tolist() == [4 * 106, 4 * 120, 4 * 140]
+    np.testing.assert_array_equal(labels, np.repeat(sources, 4))
+    # photo 5's quarters, in reading order, and each low-res crop its 4x4 block means
+    np.testing.assert_array_equal(high[21], photos[5, :128, 128:])
+    np.testing.assert_array_equal(high[22], photos[5, 128:, :128])
+    np.testing.assert_array_equal(low[21], fashion_x4.downsample(high[21:22])[0])
+    (_, train_high), train_labels = photos_x4.load_arrays("train")
+    assert len(train_high) == 4 * (400 + 534 + 667) and train_labels.max() == 2
+    with pytest.raises(ValueError, match="Unknown split 'val' for photos_x4"):
+        photos_x4.load_arrays("val")
+    with pytest.raises(ValueError, match="images of 256x256; received 128x256"):
+        photos_x4.quarters(np.zeros((1, 128, 256, 3), "uint8"))
+
+
+def test_photo_entry_is_the_papers_networks_and_scores_against_bicubic():
+    cfg = kgan.zoo.info("srgan_photos_x4")
+    assert (cfg.dataset, cfg.image_shape) == ("photos_x4", (128, 128, 3))
+    assert cfg.recipe["compile"]["content"] == "classifier_cifar10"
+    model = kgan.zoo.load("srgan_photos_x4", pretrained=False, compile=False)
+    assert model.source_shape() == (32, 32, 3)
+    # SRResNet with 16 residual blocks of 64 filters (Ledig et al.: 1.55 M parameters)
+    assert 1.5e6 < model.generator.count_params() < 1.6e6
+    tiny = srgan.SRGAN.build((128, 128, 3), width=4, blocks=1, d_width=4, d_depth=2, d_dense=8)
+    report = evaluation_translation.super_resolution_scores(tiny, "photos_x4", n=48)
+    assert report["images"] == 48 and report["classifier"] is None
+    assert report["feature_classifier"] == "classifier_cifar10"
+    assert report["high_res"]["feature_distance"] == 0 and report["high_res"]["ssim"] == 1
+    # an untrained SRGAN is far from the photos, bicubic close
+    assert report["bicubic"]["psnr"] > report["srgan"]["psnr"] + 5
+    assert report["bicubic"]["feature_distance"] < report["srgan"]["feature_distance"]

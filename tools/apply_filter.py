@@ -5,9 +5,10 @@
     python tools/apply_filter.py srgan_photos_x4_float32.tflite small.jpg big.png --tile
     python tools/apply_filter.py pix2pix_edges2fashion_int8_uint8.tflite sketch.png out.png --invert
     python tools/apply_filter.py FILTER.tflite photo.jpg out.png --noresize   # refuse resizing
+    python tools/apply_filter.py pix2pix_facades_dynamic_float32.tflite labels.png out.png
 
 Write the filter with ``python tools/export.py NAME --tflite [--quantize float16|int8]
-[--uint8_io] [--size HxW]`` (CycleGAN's other direction: ``--direction b2a``). This script
+[--uint8_io] [--size HxW|dynamic]`` (CycleGAN's other direction: ``--direction b2a``). This script
 is self-contained on purpose: it needs numpy, Pillow and a TFLite interpreter
 (``ai-edge-litert``, else ``tflite-runtime``, else TensorFlow's), not kgan, so it runs as it
 is on a Raspberry Pi or in an app's tooling.
@@ -19,7 +20,9 @@ How the photo is prepared for the filter's input ``(1, H, W, C)``:
 * **channels**: converted with Pillow to ``RGB`` for colour filters (grey photos repeated to
   three channels, an alpha channel dropped, palettes expanded) or to grey (``L``, ITU-R 601
   luma) for C=1; a conversion is reported on the output;
-* **size**: resized to W x H with bilinear filtering (aspect ratio not kept: crop or pad
+* **size**: a dynamic-size filter (``--size dynamic``, float32 / float16) takes the photo
+  as it is; for a fixed-size one it is resized to W x H with bilinear filtering (aspect
+  ratio not kept: crop or pad
   beforehand to keep it), and reported; ``--noresize`` makes a size mismatch an error
   instead. ``--tile`` instead runs the filter on overlapping W x H tiles of the photo at its
   own resolution (the kgan generators are fully convolutional; best for super-resolution,
@@ -75,18 +78,25 @@ def _interpreter_class():
 
 
 def load_interpreter(path):
-    """A TFLite interpreter with tensors allocated, from the first runtime installed."""
+    """A TFLite interpreter from the first runtime installed, its tensors allocated unless
+    the filter's input size is dynamic (:func:`apply_filter` sizes those per photo)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No TFLite file at {path}.")
     try:
         interpreter = _interpreter_class()(model_path=str(path))
-        interpreter.allocate_tensors()
+        if not is_dynamic(interpreter.get_input_details()[0]):
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path} is not a TFLite model ({first}); export a filter with "
                          "tools/export.py NAME --tflite.") from None
     return interpreter
+
+
+def is_dynamic(detail):
+    """Whether a filter input takes any height and width (``--size dynamic`` exports)."""
+    return min(detail.get("shape_signature", detail["shape"])[1:3]) < 0
 
 
 def filter_io(interpreter, path="the filter"):
@@ -183,6 +193,10 @@ def _to_pixels(values, detail):
 def apply_filter(interpreter, pixels):
     """Runs the filter on uint8 ``(H, W, C)`` pixels; returns the output as uint8 pixels."""
     source, output = filter_io(interpreter)
+    if is_dynamic(source):
+        interpreter.resize_tensor_input(source["index"], (1, *pixels.shape))
+        interpreter.allocate_tensors()
+        source, output = filter_io(interpreter)
     expected = tuple(int(d) for d in source["shape"][1:])
     if pixels.shape != expected:
         raise ValueError(f"Pixels of shape {pixels.shape} do not fit the filter's input "
@@ -274,11 +288,20 @@ def run(filter_path, photo_path, output_path, resize=True, invert=False, scale=1
     output_format(output_path)  # an unknown type fails before any work
     interpreter = load_interpreter(filter_path)
     source, output = filter_io(interpreter, filter_path)
-    _, height, width, channels = (int(d) for d in source["shape"])
-    out_h, out_w = (int(d) for d in output["shape"][1:3])
+    channels = int(source["shape"][3])
     picture, note = convert(open_photo(photo_path), channels, photo_path)
     if note:
         log(f"note: {note}")
+    if is_dynamic(source):  # any size: the photo as it is, output at its size x the scale
+        try:
+            result = apply_filter(interpreter, _pixels(picture, channels, invert))
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"{filter_path} cannot run at {picture.width}x{picture.height} "
+                             f"({str(err).strip().splitlines()[0]}); resize the photo, or "
+                             "export a fixed --size.") from None
+        return write_image(output_path, result, scale)
+    _, height, width, _ = (int(d) for d in source["shape"])
+    out_h, out_w = (int(d) for d in output["shape"][1:3])
     if output_size is None:
         output_size = "photo" if channels == 3 else "filter"
     if output_size not in ("photo", "filter"):

@@ -8,9 +8,11 @@
     python tools/export.py cyclegan_NAME --tflite --direction b2a   # one file per direction
     python tools/export.py pix2pix_edges2fashion --tflite --quantize int8 --calibration_dir pics/
     python tools/export.py cyclegan_horse2zebra --tflite --uint8_io --size 512x384
+    python tools/export.py pix2pix_facades --tflite --quantize float16 --size dynamic
 
 Image-to-image entries export as image-in, image-out filters (``--uint8_io``: uint8 pixels in
-and out in every ``--quantize``; ``--size HxW``: another fixed input size; SavedModels add
+and out in every ``--quantize``; ``--size HxW``: another fixed input size, ``--size
+dynamic``: any size (float32 / float16 files); SavedModels add
 ``serving_uint8`` and ``serving_bytes`` signatures, see docs/serving.md); run one on a PNG or
 JPEG photo with ``python tools/apply_filter.py FILTER.tflite photo.jpg out.png``.
 

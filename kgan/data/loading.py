@@ -53,7 +53,7 @@ def load_arrays(name, split="train", data_dir=None, domain=None):
 
 #: The data sets whose numpy batches :class:`ArrayBatches` gives without TensorFlow.
 NUMPY_DATASETS = IMAGE_DATASETS + ("fashion_mnist_32", "cifar10", "cifar10_10pct",
-                                   "edges2fashion", "fashion_x4")
+                                   "edges2fashion", "fashion_x4", "photos_x4")
 
 
 def require_tensorflow(what):

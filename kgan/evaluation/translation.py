@@ -112,37 +112,63 @@ def domain_transfer_scores(model, a, b, classes=(7, 9), dataset="fashion_mnist",
     }
 
 
+#: Per super-resolution data set: the classifier whose accuracy on the outputs is reported
+#: (the data set's labels are its classes; None: they are not) and the project classifier
+#: whose convolutional features the feature distance compares.
+SUPER_RESOLUTION_JUDGES = {"fashion_x4": ("fashion_mnist", "classifier_fashion_mnist"),
+                           "photos_x4": (None, "classifier_cifar10")}
+
+
 def super_resolution_scores(model, dataset="fashion_x4", split="test", data_dir=None,
-                            classifier="fashion_mnist"):
+                            batch_size=64, n=None):
     """Super-resolution quality on a whole split, next to the bicubic baseline.
 
     Returns a dict with, for ``"srgan"`` (the model), ``"bicubic"`` and ``"high_res"`` (the
     targets themselves, the ceiling), the mean PSNR and SSIM against the targets (images in
     [0, 1], ``tf.image.psnr`` / ``tf.image.ssim`` with their defaults: 11x11 Gaussian
-    window, sigma 1.5) and the accuracy of the project's ``classifier`` on them.
+    window, sigma 1.5), ``feature_distance``: the mean squared difference of the feature
+    classifier's ``block3_relu1`` maps of output and target (:data:`SUPER_RESOLUTION_JUDGES`;
+    the content loss of the zoo's SRGANs reads the same maps), and, where the data set's
+    labels are a classifier's classes, that classifier's accuracy on them. ``n``: score
+    ``n`` pairs evenly spaced over the split instead of all of them (quick checks).
     """
     import tensorflow as tf
 
     from kgan.data.sets import module
+    from kgan.models.srgan_content import content_network
 
+    if dataset not in SUPER_RESOLUTION_JUDGES:
+        raise ValueError(f"No super-resolution judges for {dataset!r}; expected one of "
+                         f"{', '.join(SUPER_RESOLUTION_JUDGES)}.")
+    label_judge, feature_judge = SUPER_RESOLUTION_JUDGES[dataset]
     data_module = module(dataset)
     (low, high), labels = data_module.load_arrays(split, data_dir)
+    if n is not None:
+        pick = np.linspace(0, len(labels) - 1, min(check_n(n), len(labels))).astype(int)
+        low, high, labels = low[pick], high[pick], labels[pick]
     low = low.astype("float32") / 127.5 - 1.0
     high = high.astype("float32") / 127.5 - 1.0
-    judge = classifiers.load_classifier(classifier)
-    candidates = {"srgan": model.translate(low), "bicubic": data_module.bicubic(low),
-                  "high_res": high}
+    features = content_network(feature_judge, high.shape[1:])
+    judge = classifiers.load_classifier(label_judge) if label_judge else None
+    candidates = {"srgan": model.translate(low, batch_size=batch_size),
+                  "bicubic": data_module.bicubic(low), "high_res": high}
     target = tf.constant((high + 1.0) / 2.0)
+    target_features = features.predict(high, batch_size=batch_size, verbose=0)
     report = {}
     for key, images in candidates.items():
         unit = tf.constant((images + 1.0) / 2.0)
         psnr = tf.image.psnr(unit, target, max_val=1.0).numpy()
-        predicted = classifiers.predict(judge, images).argmax(axis=1)
+        distance = np.mean(np.square(
+            features.predict(images, batch_size=batch_size, verbose=0) - target_features))
         report[key] = dict(
             psnr=None if key == "high_res" else round(float(np.mean(psnr)), 3),
             ssim=round(float(np.mean(tf.image.ssim(unit, target, max_val=1.0).numpy())), 4),
-            classifier_accuracy=round(float(np.mean(predicted == labels)), 4))
+            feature_distance=round(float(distance), 5))
+        if judge is not None:
+            predicted = classifiers.predict(judge, images).argmax(axis=1)
+            report[key]["classifier_accuracy"] = round(float(np.mean(predicted == labels)), 4)
     report["images"] = len(low)
     report["split"] = split
-    report["classifier"] = f"classifier_{classifier}"
+    report["classifier"] = f"classifier_{label_judge}" if label_judge else None
+    report["feature_classifier"] = feature_judge
     return report

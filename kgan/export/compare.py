@@ -97,11 +97,13 @@ def translate_at(model, images, direction=None, size=None, batch_size=64):
 
 
 def _exported_size(path, signature_name=SERVING_SIGNATURE):
-    """``(H, W)`` of the ``source`` input of an exported filter."""
+    """``(H, W)`` of the ``source`` input of an exported filter (None: a dynamic-size one)."""
     path = Path(path)
     if path.suffix == ".tflite":
         runner = make_interpreter(path.read_bytes()).get_signature_runner(SERVING_SIGNATURE)
-        shape = runner.get_input_details()["source"]["shape"]
+        shape = runner.get_input_details()["source"]["shape_signature"]
+        if min(shape[1:3]) < 0:
+            return None
     else:
         signature = tf.saved_model.load(str(path)).signatures[signature_name]
         shape = signature.structured_input_signature[1]["source"].shape

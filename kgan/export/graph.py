@@ -11,7 +11,7 @@ TFLite exports both build them.
 import numpy as np
 import tensorflow as tf
 
-from kgan.translation import TranslationGAN, check_size, resize_filter
+from kgan.translation import DYNAMIC, TranslationGAN, check_size, resize_filter
 
 SERVING_SIGNATURE = "serving_default"
 SEED_SIGNATURE = "generate_from_seed"
@@ -36,8 +36,11 @@ def stateless_latents(seeds, latent_dim):
 
 
 def source_shape(model, direction=None, size=None):
-    """``(H, W, C)`` a translator's filter takes: its own, or at ``size`` ``(H, W)``."""
+    """``(H, W, C)`` a translator's filter takes: its own, at ``size`` ``(H, W)``, or
+    ``(None, None, C)`` for :data:`kgan.translation.DYNAMIC`."""
     shape = model.source_shape(direction)
+    if size == DYNAMIC:
+        return (None, None, shape[-1])
     return shape if size is None else (*check_size(size), shape[-1])
 
 
@@ -70,6 +73,21 @@ def exported_images(model, latent, label=None, generator=None):
     if hasattr(model, "output_transform"):  # SpecGAN: spectrograms -> Griffin-Lim waveforms
         x = model.output_transform(x)
     return x
+
+
+def padded_images(images_of, source, multiple):
+    """``images_of`` a dynamic-size filter's ``source`` batch: reflect-padded at the bottom
+    and right to sides that are multiples of ``multiple`` (the network's downsampling), run,
+    and the output cropped back to the source's size times the network's scale. Each side
+    must exceed its padding (a reflection cannot be longer than the image)."""
+    height, width = tf.shape(source)[1], tf.shape(source)[2]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    padded = tf.pad(source, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], "REFLECT")
+    # The reshape is a no-op that tells the converter the channels (its convolutions need them).
+    padded = tf.reshape(padded, [-1, height + pad_h, width + pad_w, source.shape[-1]])
+    image = images_of(padded)
+    scale = tf.shape(image)[1] // (height + pad_h)
+    return image[:, :height * scale, :width * scale]
 
 
 def to_uint8(image):

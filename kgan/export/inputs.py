@@ -19,7 +19,7 @@ import tensorflow as tf
 from kgan import zoo
 from kgan.export.graph import is_text_model, source_shape
 from kgan.gan import GAN
-from kgan.translation import TranslationGAN, check_size
+from kgan.translation import DYNAMIC, TranslationGAN, check_size
 from kgan.validation import check_images, check_labels, check_latents
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -167,14 +167,18 @@ def check_model(model, fmt):
 EXPORT_FORMATS = ("savedmodel", "tflite-none", "tflite-float16", "tflite-int8")
 
 
-def check_filter_size(model, size):
-    """``size`` as ``(H, W)``, None when absent or the model's own; only translators take one."""
+def check_filter_size(model, size, dynamic=False):
+    """``size`` as ``(H, W)``, None when absent or the model's own; only translators take one
+    (with ``dynamic``, :data:`kgan.translation.DYNAMIC` too: a float TFLite filter of any
+    size)."""
     if size is None:
         return None
     if not isinstance(model, TranslationGAN):
         raise ValueError(f"size applies to image-to-image models; {model.name} generates "
                          "from latents.")
-    size = check_size(size)
+    size = check_size(size, dynamic)
+    if size == DYNAMIC:
+        return size
     return None if size == tuple(model.source_shape()[:2]) else size
 
 

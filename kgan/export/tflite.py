@@ -32,11 +32,11 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.export.graph import (SERVING_SIGNATURE, exported_images, exported_network,
-                               from_uint8, input_specs, to_uint8)
+                               from_uint8, input_specs, padded_images, to_uint8)
 from kgan.export.inputs import (check_filter_size, check_inputs, check_model, check_name,
                                 refuse_existing)
 from kgan.export.tflite_layers import tflite_friendly
-from kgan.translation import TranslationGAN
+from kgan.translation import DYNAMIC, TranslationGAN, size_multiple
 
 QUANTIZATIONS = ("none", "float16", "int8")
 
@@ -67,7 +67,9 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         size: image-to-image models: ``(H, W)`` (or ``"HxW"``) of the filter's fixed input
             when not the model's own; sides must be multiples of the generator's
             downsampling (``kgan.translation.size_multiple``). ``representative_data``
-            is then at that size (``calibration_inputs(..., size=size)``).
+            is then at that size (``calibration_inputs(..., size=size)``). ``"dynamic"``
+            (float32 / float16): any height and width; the file reflect-pads each image
+            to that multiple and crops the output back (interpreters size it per call).
         overwrite: replace an existing file (otherwise FileExistsError).
         name: file name stem; defaults to ``model.name``.
 
@@ -83,6 +85,11 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
     check_model(model, f"tflite-{quantize}")
+    size = check_filter_size(model, size, dynamic=True)
+    if size == DYNAMIC and quantize == "int8":
+        raise ValueError("int8 filters have one fixed input size (their integer kernels are "
+                         "planned for it): pass size='HxW'. size='dynamic' is for float32 "
+                         "and float16 files.")
     if quantize == "int8" and representative_data is None:
         raise ValueError(
             "int8 quantization needs representative_data to calibrate the value ranges, "
@@ -90,7 +97,6 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     translator = isinstance(model, TranslationGAN)
     if quantize != "int8" and (representative_data is not None or (uint8_io and not translator)):
         raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
-    size = check_filter_size(model, size)
     if representative_data is not None:
         representative_data = check_inputs(model, representative_data, "representative_data",
                                             direction, size)
@@ -100,7 +106,7 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         if direction != model.directions[0]:
             stem = f"{stem}_{direction}"
         if size is not None:
-            stem = f"{stem}_{size[0]}x{size[1]}"
+            stem = f"{stem}_{size if size == DYNAMIC else f'{size[0]}x{size[1]}'}"
     elif direction is not None:
         raise ValueError(f"direction applies to image-to-image models; {model.name} generates "
                          f"from latents (received direction={direction!r}).")
@@ -131,13 +137,18 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
     def serve(*inputs):
         if pixels:
             inputs = (from_uint8(inputs[0]),)
-        image = exported_images(model, *inputs, generator=generator)
+        if size == DYNAMIC:
+            image = padded_images(lambda x: exported_images(model, x, generator=generator),
+                                  inputs[0], multiple)
+        else:
+            image = exported_images(model, *inputs, generator=generator)
         if quantize == "int8":  # pin the output scale to tanh's range, see the module doc
             image = tf.quantization.fake_quant_with_min_max_args(image, -1.0, 1.0)
         return {"image": to_uint8(image) if pixels else image}
 
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
         network = exported_network(model, direction, size)
+        multiple = size_multiple(exported_network(model, direction)) if size == DYNAMIC else 1
         generator = tflite_friendly(network, int8=quantize == "int8")
         archive = keras.export.ExportArchive()
         archive.track(generator)
@@ -183,13 +194,17 @@ def _check_integer_only(content):
 
 
 def make_interpreter(content, num_threads=None):
-    """A LiteRT interpreter (``tf.lite.Interpreter`` when ai-edge-litert is missing)."""
+    """A LiteRT interpreter (``tf.lite.Interpreter`` when ai-edge-litert is missing), its
+    tensors allocated unless an input's size is dynamic (a signature runner allocates them
+    for each call's shapes)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = tf.lite.Interpreter
     interpreter = Interpreter(model_content=content, num_threads=num_threads)
-    interpreter.allocate_tensors()
+    if all(min(d["shape_signature"][1:], default=1) > 0
+           for d in interpreter.get_input_details()):
+        interpreter.allocate_tensors()
     return interpreter
 
 

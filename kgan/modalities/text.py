@@ -175,11 +175,12 @@ def known_words(text, vocabulary):
                     for w in text.lower().translate(strip).split())
 
 
-def encode_texts(encoder, texts, batch_size=1024):
+def encode_texts(encoder, texts, batch_size=1024, embed=None):
     """Embeddings float32 ``(N, D)`` of a list of captions; warns (``UserWarning``) about
     captions that are empty or have no known word, which still get a (content-free)
     embedding, and about unknown words, which are ignored. Plurals, singulars and common
-    synonyms of known words are understood (:func:`known_words`)."""
+    synonyms of known words are understood (:func:`known_words`). ``embed``: the
+    encoder's :func:`token_encoder` when the caller keeps one (built here otherwise)."""
     vocabulary = encoder_vocabulary(encoder)
     texts = [known_words(t, vocabulary) for t in check_texts(texts)]
     unknown = unknown_captions(encoder, texts)
@@ -195,7 +196,7 @@ def encode_texts(encoder, texts, batch_size=1024):
             f"The text encoder does not know the word(s) {', '.join(map(repr, ignored[:10]))} "
             f"and ignores them. Known words: {', '.join(encoder_vocabulary(encoder))}.",
             UserWarning, stacklevel=3)
-    embed = token_encoder(encoder)
+    embed = embed or token_encoder(encoder)
     return np.concatenate([
         keras.ops.convert_to_numpy(embed(tokenize(encoder, texts[i:i + batch_size]),
                                          training=False))

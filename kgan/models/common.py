@@ -35,6 +35,7 @@ DATASETS = {
     "cifar10_10pct": ((32, 32, 3), 10),
     "facades": ((256, 256, 3), 0),
     "horse2zebra": ((256, 256, 3), 0),
+    "photos_x4": ((128, 128, 3), 3),
 }
 
 #: The tiny test entries use MNIST's shape (so they fit kgan.data.load("mnist")) with a

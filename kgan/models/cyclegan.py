@@ -98,16 +98,15 @@ def resnet_generator(image_shape, width=32, n_blocks=6, name="generator"):
     return keras.Model(image, out, name=name)
 
 
-def patch_discriminator(image_shape, width=64, name="discriminator"):
-    """PatchGAN: C(w, /2, no norm) -> C(2w, /2) -> C(4w, /1) -> 1 logit per patch.
-
-    On 28x28 images the output is a 7x7 grid of real/fake scores, each seeing a 34x34
-    window (clipped to the image), i.e. every patch judges the shoe's shape as a whole.
-    """
+def patch_discriminator(image_shape, width=64, n_layers=2, name="discriminator"):
+    """PatchGAN: C(w, /2, no norm), ``n_layers - 1`` more stride-2 convs doubling the filters
+    (up to 8w), one stride-1 conv, 1 logit per patch. ``n_layers=3`` is the paper's 70x70
+    PatchGAN; 2 on 28x28 images gives 7x7 scores, each patch judging the shoe as a whole."""
     _check_shape(image_shape)
     image = keras.Input(tuple(image_shape), name="image")
     x = layers.LeakyReLU(0.2)(layers.Conv2D(width, 4, strides=2, padding="same")(image))
-    for filters, strides in ((2 * width, 2), (4 * width, 1)):
+    for i in range(1, n_layers + 1):
+        filters, strides = min(2**i, 8) * width, 2 if i < n_layers else 1
         x = layers.Conv2D(filters, 4, strides=strides, padding="same", use_bias=False)(x)
         x = layers.LeakyReLU(0.2)(instance_norm()(x))
     x = layers.Conv2D(1, 4, padding="same")(x)
@@ -180,15 +179,15 @@ class CycleGAN(TranslationGAN):
         return self.discriminator
 
     @classmethod
-    def build(cls, image_shape, width=32, n_blocks=6, d_width=64, pool_size=50, seed=0,
-              name=None):
+    def build(cls, image_shape, width=32, n_blocks=6, d_width=64, d_layers=2, pool_size=50,
+              seed=0, name=None):
         """Both ResNet generators and both PatchGAN discriminators for ``image_shape``."""
         image_shape = tuple(image_shape)
         return cls(
             generator_ab=resnet_generator(image_shape, width, n_blocks, name="generator_ab"),
             generator_ba=resnet_generator(image_shape, width, n_blocks, name="generator_ba"),
-            discriminator_a=patch_discriminator(image_shape, d_width, name="discriminator_a"),
-            discriminator_b=patch_discriminator(image_shape, d_width, name="discriminator_b"),
+            discriminator_a=patch_discriminator(image_shape, d_width, d_layers, "discriminator_a"),
+            discriminator_b=patch_discriminator(image_shape, d_width, d_layers, "discriminator_b"),
             pool_size=pool_size, seed=seed, name=name or "cyclegan",
         )
 
@@ -370,29 +369,31 @@ def discriminator_losses(real_a, fake_a, real_b, fake_b):
             0.5 * (share(fake_a, False) + share(fake_b, False)))
 
 
-#: Steps per epoch of the recipe: 6,000 images per domain in sneaker2boot's train split.
-_SNEAKER2BOOT_TRAIN = 6000
+_SNEAKER2BOOT_TRAIN = 6000  # images per domain in sneaker2boot's train split
 
 
-def _recipe(epochs, hold_epochs, batch_size=16):
-    """The paper's schedule: constant for ``hold_epochs``, linear decay to 0 after."""
-    steps = _SNEAKER2BOOT_TRAIN // batch_size
+def _recipe(epochs, hold_epochs, batch_size=16, train_size=_SNEAKER2BOOT_TRAIN):
+    """The paper's schedule: ``hold_epochs`` constant, then linear decay to 0 (an epoch is
+    ``train_size``, the larger domain's images); the paper's jitter comes with the data."""
+    steps = train_size // batch_size
     return dict(epochs=epochs, batch_size=batch_size, seed=0, compile=dict(
         hold_steps=hold_epochs * steps, decay_steps=(epochs - hold_epochs) * steps,
         jit_compile=True))
 
 
-def _register(name, dataset, model_kwargs, recipe, **weights):
-    register_entry(CycleGAN, "cyclegan", PAPER, name, dataset, (28, 28, 1), model_kwargs, recipe,
-                   **weights)
+def _register(name, dataset, model_kwargs, recipe, image_shape=(28, 28, 1), **weights):
+    register_entry(CycleGAN, "cyclegan", PAPER, name, dataset, image_shape, model_kwargs,
+                   recipe, **weights)
 
 
-# Trained on one H200 with Keras on JAX (290 s for 15,000 steps, with a JAX twin of the step
-# that fit on JAX has since replaced), published under TensorFlow after checking the
-# translations match (card.json).
+# Trained on one H200 with Keras on JAX (docs/zoo/cyclegan_sneaker2boot.md).
 _register("cyclegan_sneaker2boot", "sneaker2boot",
           dict(width=16, n_blocks=6, d_width=32, pool_size=50), _recipe(40, 20),
           weights="cyclegan_sneaker2boot.weights.h5",
           sha256="017a2e51552604c30caee0e3cf58a84bb465063e4896477177f6e7b984d8d9d2")
+# The paper's horse2zebra: 9 blocks of 64 filters at 256x256, batch 1, 100 + 100 epochs.
+_register("cyclegan_horse2zebra", "horse2zebra",
+          dict(width=64, n_blocks=9, d_width=64, d_layers=3, pool_size=50),
+          _recipe(200, 100, batch_size=1, train_size=667), image_shape=(256, 256, 3))
 _register("test_cyclegan", "sneaker2boot", dict(width=4, n_blocks=1, d_width=4, pool_size=50),
           dict(epochs=1, batch_size=8, seed=0, compile={}))

@@ -228,6 +228,14 @@ _register("pix2pix_edges2fashion", "edges2fashion", (32, 32, 1), 1,
           dict(width=32, depth=4, dropout_levels=2, d_width=32, d_layers=1), _RECIPE,
           weights="pix2pix_edges2fashion.weights.h5",
           sha256="7c1cd16dad6c85936a6e0dc3310a5a85bc53cfd879c41e6f7c58d5a58e7955c2")
+#: Facades at 256x256 (Isola et al.'s networks: a depth-8 U-Net down to 1x1, dropout on the
+#: three deepest decoder levels, the 70x70 PatchGAN), labels -> photo, with pix2pix's jitter.
+#: Batch 4 instead of the paper's 1: on 2 CPU cores it trains 2.1x more images per second
+#: (instance norm makes each image's output independent of its batch).
+_register("pix2pix_facades", "facades", (256, 256, 3), 3,
+          dict(width=64, depth=8, dropout_levels=3, d_width=64, d_layers=3),
+          dict(_RECIPE, batch_size=4, epochs=100, precision="bfloat16",
+               compile=dict(_RECIPE["compile"], steps_per_execution=10)))
 _register("test_pix2pix", "edges2fashion", (32, 32, 1), 1,
           dict(width=4, depth=3, dropout_levels=1, d_width=4, d_layers=1),
           dict(_RECIPE, epochs=1))

@@ -307,6 +307,18 @@ _register("srgan_fashion_x4", "fashion_x4", (28, 28, 1),
           dict(scale=4, width=32, blocks=6, d_width=16, d_depth=3, d_dense=128), _RECIPE,
           weights="srgan_fashion_x4.weights.h5",
           sha256="6982c973550edcfb3b824ef6ba0815dbdea2831da805735f6ebf6f5c1ee04230")
+#: Colour photos, 32x32 -> 128x128: the paper's networks (16 residual blocks of 64
+#: filters; the 8-convolution VGG-style D with a 1024-unit dense layer), content features of
+#: the project's CIFAR-10 classifier (VGG19's ImageNet weights are not on these machines).
+#: Far fewer steps than the paper's 10^6 + 10^5, sized for a lent GPU or resumed CPU runs.
+_register("srgan_photos_x4", "photos_x4", (128, 128, 3),
+          dict(scale=4, width=64, blocks=16, d_width=64, d_depth=4, d_dense=1024),
+          dict(batch_size=16, seed=0, precision="bfloat16",
+               pretrain=dict(epochs=20, steps_per_epoch=500,
+                             compile=dict(stage="pretrain", learning_rate=2e-4)),
+               epochs=10, steps_per_epoch=500,
+               compile=dict(stage="gan", content="classifier_cifar10",
+                            adversarial_weight=1e-3, learning_rate=1e-4)))
 _register("test_srgan", "fashion_x4", (28, 28, 1),
           dict(scale=4, width=4, blocks=1, d_width=4, d_depth=2, d_dense=8),
           dict(_RECIPE, epochs=1, steps_per_epoch=2,

@@ -3,7 +3,9 @@
 The generator's GAN-stage loss compares features of a frozen network on SR and HR images
 (Ledig et al. 2017). :func:`content_network` builds it for ``SRGAN.compile(content=...)``:
 the project's Fashion-MNIST / MNIST classifier read at ``block3_relu1`` (the default: no
-download, and it sees 28x28 grey images as they are), VGG19 at ``block5_conv4`` scaled by
+download, and it sees 28x28 grey images as they are), the CIFAR-10 classifier's convolutions
+for colour photos of any size (read at ``block3_relu1``: edges and textures of natural
+images, 1/4 of the image's side), VGG19 at ``block5_conv4`` scaled by
 1/12.75 as in the paper (with the user's weights), or none (``"mse"``: the pixel MSE).
 """
 
@@ -16,6 +18,7 @@ from keras import layers
 CONTENT_LAYERS = {
     "classifier_fashion_mnist": "block3_relu1",
     "classifier_mnist": "block3_relu1",
+    "classifier_cifar10": "block3_relu1",
     "vgg19": "block5_conv4",
     "mse": None,
 }
@@ -54,18 +57,31 @@ def _classifier_features(dataset, image_shape, layer):
     from kgan.evaluation import classifiers
 
     cfg = classifiers.classifier_cfg(dataset)
-    if tuple(image_shape) != tuple(cfg.image_shape):
+    if image_shape[-1] != cfg.image_shape[-1]:
         raise ValueError(
-            f"The {dataset} classifier reads {cfg.image_shape} images but this SRGAN makes "
-            f"{tuple(image_shape)}; use content='vgg19' (with its weights) or 'mse'.")
+            f"The {dataset} classifier reads {cfg.image_shape[-1]}-channel images but this "
+            f"SRGAN makes {tuple(image_shape)}; use content='vgg19' (with its weights) or "
+            "'mse'.")
     model = classifiers.load_classifier(dataset)
-    try:
-        output = model.get_layer(layer).output
-    except ValueError as err:
-        names = ", ".join(x.name for x in model.layers)
+    names = [x.name for x in model.layers]
+    if layer not in names:
         raise ValueError(f"The {dataset} classifier has no layer {layer!r}; its layers: "
-                         f"{names}.") from err
-    return keras.Model(model.inputs, output, name=f"content_{dataset}")
+                         f"{', '.join(names)}.")
+    if tuple(image_shape) == tuple(cfg.image_shape):
+        return keras.Model(model.inputs, model.get_layer(layer).output,
+                           name=f"content_{dataset}")
+    # Another size: the classifier's layers (a chain) up to ``layer`` on an input of that
+    # size, sharing their weights; fine for its convolutions, not past its Flatten.
+    image = keras.Input(tuple(image_shape), name="image")
+    x = image
+    for network_layer in model.layers[1:names.index(layer) + 1]:
+        if isinstance(network_layer, (layers.Flatten, layers.Dense)):
+            raise ValueError(
+                f"The {dataset} classifier's layer {layer!r} comes after its "
+                f"{network_layer.name!r}, which needs {cfg.image_shape} inputs; this SRGAN "
+                f"makes {tuple(image_shape)}: read a convolutional layer.")
+        x = network_layer(x)
+    return keras.Model(image, x, name=f"content_{dataset}")
 
 
 def _vgg19_features(image_shape, layer, weights):

@@ -86,7 +86,7 @@ class TextConditioned:
     def encode_text(self, texts):
         """Embeddings float32 ``(N, D)`` of a caption or list of captions (with warnings for
         empty / unknown captions)."""
-        return encode_texts(self.text_encoder, texts)
+        return encode_texts(self.text_encoder, texts, embed=self.token_encoder)
 
     @cached_property
     def token_encoder(self):

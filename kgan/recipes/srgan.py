@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan import data, zoo
+from kgan import data, precision, zoo
 from kgan.data.sets import module
 from kgan.data.sets.fashion_x4 import bicubic
 from kgan.evaluation.translation import super_resolution_scores
@@ -32,11 +32,17 @@ def train_stages(name, out_dir, pretrain_epochs=None, epochs=None, steps_per_epo
     ``<stage>_history.csv``; ``samples/`` gets an ``input | bicubic | output | target``
     grid per epoch.
 
-    Returns ``(model, wall_seconds)``, the wall time summed over resumed runs.
+    Trains in the recipe's ``precision`` and returns ``(model, wall_seconds)``: the model in
+    float32 (what users load and the card measures), the wall time summed over resumes.
     """
     cfg = zoo.info(name)
-    recipe = cfg.recipe
-    out = Path(out_dir)
+    with precision.scope(cfg.recipe.get("precision", "float32")):
+        return _train_stages(cfg, Path(out_dir), pretrain_epochs, epochs, steps_per_epoch,
+                             data_dir, verbose)
+
+
+def _train_stages(cfg, out, pretrain_epochs, epochs, steps_per_epoch, data_dir, verbose):
+    name, recipe = cfg.name, cfg.recipe
     out.mkdir(parents=True, exist_ok=True)
     preview = sample_triplets(cfg.dataset, split="test", data_dir=data_dir)
     pretrained = out / "pretrain.weights.h5"
@@ -69,6 +75,7 @@ def train_stages(name, out_dir, pretrain_epochs=None, epochs=None, steps_per_epo
                   callbacks=callbacks, verbose=verbose)
         if stage == "pretrain":
             zoo_weights.save_atomically(model, pretrained)
+    model = precision.float32_copy(model, name)  # what users load, and what is measured
     wall_file = out / "wall_seconds.json"
     wall = time.time() - start + (json.loads(wall_file.read_text())["total"]
                                   if wall_file.exists() else 0.0)
@@ -76,12 +83,24 @@ def train_stages(name, out_dir, pretrain_epochs=None, epochs=None, steps_per_epo
     return model, wall
 
 
-def sample_triplets(dataset="fashion_x4", split="test", per_class=1, data_dir=None):
-    """``(low_res, high_res)`` float32 in [-1, 1]: the first ``per_class`` images of each
-    class of ``split``, in class order (fixed inputs for sample grids)."""
+def sample_triplets(dataset="fashion_x4", split="test", per_class=None, data_dir=None):
+    """``(low_res, high_res)`` float32 in [-1, 1], fixed inputs for sample grids, in class
+    order: the first ``per_class`` images of each class of ``split`` (default 1), or, for
+    the photo crops (3 classes), the 3 most detailed (largest pixel spread) of each class's
+    first 48 crops: their first quarters are often plain sky."""
     (low, high), labels = module(dataset).load_arrays(split, data_dir)
-    pick = np.concatenate([np.flatnonzero(labels == k)[:per_class]
-                           for k in range(labels.max() + 1)])
+    photos = dataset == "photos_x4"
+    per_class = per_class or (3 if photos else 1)
+
+    def first(k):
+        rows = np.flatnonzero(labels == k)
+        if not photos:
+            return rows[:per_class]
+        rows = rows[:48]
+        spread = high[rows].reshape(len(rows), -1).std(axis=1)
+        return np.sort(rows[np.argsort(-spread)[:per_class]])
+
+    pick = np.concatenate([first(k) for k in range(labels.max() + 1)])
     return tuple(x[pick].astype("float32") / 127.5 - 1.0 for x in (low, high))
 
 
@@ -92,7 +111,7 @@ def save_triplets(model, low_res, high_res, path):
                         size[1] // low_res.shape[2], 2)
     columns = [nearest, bicubic(low_res, size), model.translate(low_res), high_res]
     return save_grid(path, np.stack(columns, 1).reshape(-1, *high_res.shape[1:]),
-                     rows=len(low_res), scale=3)
+                     rows=len(low_res), scale=max(1, 84 // size[0]))
 
 
 def publish(model, name, run_dir, wall_seconds):
@@ -108,17 +127,21 @@ def publish(model, name, run_dir, wall_seconds):
     training = {"wall_seconds": round(wall_seconds, 1),
                 "steps": {stage: _steps(name, run_dir, stage) for stage in ("pretrain", "gan")},
                 "hardware": zoo_publish.hardware(), "keras_backend": "tensorflow"}
+    low, high = (f"{s[0]}x{s[1]}" for s in (model.source_shape(), cfg.image_shape))
+    judged = (f"classifier_accuracy: {figures['classifier']} on the images; "
+              if figures["classifier"] else "")
     extra = {
         "source_shape": list(model.source_shape()),
         "params": {"generator": int(model.generator.count_params()),
                    "discriminator": int(model.discriminator.count_params())},
-        "samples": "samples.png (rows: one test image per class; columns: 7x7 input shown "
-                   "nearest, bicubic, SRGAN output, 28x28 target)",
-        "metrics_note": "Test split (10,000 pairs). PSNR/SSIM on [0, 1] images against the "
-                        "28x28 targets (tf.image.psnr / tf.image.ssim). classifier_accuracy: "
-                        "kgan's Fashion-MNIST classifier on the images; the GAN stage's "
-                        "content loss reads the same classifier's features, so its accuracy "
-                        "on SRGAN outputs is not an independent judge.",
+        "samples": f"samples.png (rows: test images, one per class; columns: {low} input "
+                   f"shown nearest, bicubic, SRGAN output, {high} target)",
+        "metrics_note": f"Test split ({figures['images']:,} pairs). PSNR/SSIM on [0, 1] "
+                        f"images against the {high} targets (tf.image.psnr / tf.image.ssim). "
+                        f"feature_distance: mean squared difference of "
+                        f"{figures['feature_classifier']}'s block3_relu1 maps of image and "
+                        f"target; {judged}the GAN stage's content loss reads the same "
+                        "features, so they are not an independent judge.",
         "reproduce": f"python tools/train_srgan.py {name}",
     }
     return zoo_publish.publish(

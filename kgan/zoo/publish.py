@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from kgan.modalities.images import sample_images, save_grid
+from kgan.translation import TranslationGAN
 from kgan.zoo import registry, weights as zoo_weights
 from kgan.zoo.hardware import hardware
 
@@ -32,11 +33,7 @@ def write_run(model, name, out_dir, training, check_seed=123):
     out.mkdir(parents=True, exist_ok=True)
     weights_path = out / f"{name}.entry.weights.h5"
     save_entry_weights(model, name, weights_path)
-    n_check = 8 if getattr(model, "modality", "image") == "image" else 2  # clips are long
-    z = keras.ops.convert_to_numpy(keras.random.normal((n_check, model.latent_dim),
-                                                       seed=check_seed))
-    labels = [c % model.num_classes for c in range(n_check)] if model.conditional else None
-    images = np.asarray(check_outputs(model, z, labels), "float32")
+    check = write_check(model, name, out, check_seed)
     report = {
         "name": name,
         "epochs_completed": training["epochs"],
@@ -50,7 +47,7 @@ def write_run(model, name, out_dir, training, check_seed=123):
                         "stopped_early")},
         "weights": weights_path.name,
         "sha256": zoo_weights.sha256_of(weights_path),
-        "check": {"z": z.tolist(), "labels": labels, "images": images.tolist()},
+        "check": check,
     }
     zoo_weights.write_text_atomically(out / f"{name}.json",
                                    json.dumps(report, indent=1, default=str) + "\n")
@@ -75,10 +72,8 @@ def load_run(name, run_dir, atol=0.05, mean_atol=0.005):
     report = json.loads((run_dir / f"{name}.json").read_text())
     model = registry.load(name, pretrained=False)
     zoo_weights.load_into(model, run_dir / report["weights"])
-    check = report["check"]
-    labels = check.get("labels")
-    images = check_outputs(model, np.asarray(check["z"], "float32"), labels)
-    diff = np.abs(images - np.asarray(check["images"], "float32"))
+    inputs, expected = read_check(report["check"], run_dir)
+    diff = np.abs(check_outputs(model, inputs) - expected)
     error = float(diff.max())
     if error > atol or diff.mean() > mean_atol:
         raise ValueError(f"{name}: images differ from the training run's by up to {error:.3g}"
@@ -98,10 +93,49 @@ def load_run(name, run_dir, atol=0.05, mean_atol=0.005):
     return model, training
 
 
-def check_outputs(model, z, labels=None):
-    """What the cross-backend check compares: ``generate``'s output, or for SpecGAN its
-    spectrograms (Griffin-Lim's iterations would amplify TF32 rounding differences)."""
-    return getattr(model, "generate_spectrograms", model.generate)(z=z, labels=labels)
+def write_check(model, name, out_dir, seed):
+    """The fixed inputs of the cross-backend check and the run's outputs on them, as the
+    report's ``check`` record. Latent models: 8 latents (2 for audio: clips are long), their
+    labels and outputs, inline. Translation models: 2 sources drawn from ``seed``, and the
+    outputs of every direction in ``<name>.check.npz`` beside the report (256x256 photos
+    are too large for JSON)."""
+    if isinstance(model, TranslationGAN):
+        inputs = {"seed": seed, "n": 2}
+        outputs = check_outputs(model, inputs)
+        path = Path(out_dir) / f"{name}.check.npz"
+        zoo_weights.save_npz_atomically(path, outputs=outputs)
+        return {**inputs, "file": path.name}
+    n_check = 8 if getattr(model, "modality", "image") == "image" else 2
+    z = keras.ops.convert_to_numpy(keras.random.normal((n_check, model.latent_dim), seed=seed))
+    labels = [c % model.num_classes for c in range(n_check)] if model.conditional else None
+    inputs = {"z": z.tolist(), "labels": labels}
+    return {**inputs, "images": check_outputs(model, inputs).tolist()}
+
+
+def read_check(check, run_dir):
+    """``(inputs, expected outputs)`` of a report's ``check`` record (:func:`write_check`)."""
+    if "file" in check:
+        with np.load(Path(run_dir) / check["file"]) as stored:
+            expected = stored["outputs"]
+        return {"seed": check["seed"], "n": check["n"]}, expected
+    inputs = {"z": check["z"], "labels": check.get("labels")}
+    return inputs, np.asarray(check["images"], "float32")
+
+
+def check_outputs(model, inputs):
+    """What the cross-backend check compares, as float32: ``generate``'s output on
+    ``inputs["z"]`` (SpecGAN: its spectrograms, since Griffin-Lim's iterations would amplify
+    TF32 rounding differences), or for translation models every direction's translation of
+    ``inputs["n"]`` uniform sources drawn from ``inputs["seed"]``."""
+    if isinstance(model, TranslationGAN):
+        rng = np.random.default_rng(inputs["seed"])
+        return np.stack([
+            model.translate(rng.uniform(-1, 1, (inputs["n"], *model.source_shape(d)))
+                            .astype("float32"), d)
+            for d in model.directions]).astype("float32")
+    z = np.asarray(inputs["z"], "float32")
+    generate = getattr(model, "generate_spectrograms", model.generate)
+    return np.asarray(generate(z=z, labels=inputs.get("labels")), "float32")
 
 
 _BARE_MODELS = {}
