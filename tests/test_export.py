@@ -29,6 +29,9 @@ TEST_ENTRIES = [n for n in kgan.zoo.list_models("test_*") if not is_translator(n
 REAL_ENTRIES = [n for n in kgan.zoo.list_models() if not n.startswith("test_")]
 FORMATS = ["savedmodel", "float32", "float16", "int8", "int8_uint8"]
 INT8_MEAN_ERROR = 0.02  # [-1, 1] units, about 2.5 of 255 grey levels
+# Image filters: instance-normalised networks whose int8 ranges are per tensor; 4.5 grey
+# levels (PSNR about 28 dB against the float model).
+INT8_FILTER_MEAN_ERROR = 0.035
 
 
 @functools.cache
@@ -419,7 +422,9 @@ def test_real_entries_export(tmp_path, name):
         n = 8 if getattr(model, "modality", "image") == "audio" else 64  # Griffin-Lim is slow
         stats = export.compare(model, export_as(model, tmp_path, fmt, calibration=256), n=n)
         if bound is None:
-            assert stats["mean_abs_error"] < INT8_MEAN_ERROR, (fmt, stats)
+            limit = (INT8_FILTER_MEAN_ERROR if isinstance(model, kgan.TranslationGAN)
+                     else INT8_MEAN_ERROR)
+            assert stats["mean_abs_error"] < limit, (fmt, stats)
         else:
             assert stats["max_abs_error"] < bound, (fmt, stats)
 

@@ -387,7 +387,7 @@ def test_bad_sizes_and_options(tmp_path):
 
 @pytest.fixture(scope="module")
 def labels2photo():
-    """A colour pix2pix as tiny as test_pix2pix (CycleGAN refuses int8)."""
+    """A colour pix2pix as tiny as test_pix2pix."""
     from kgan.models.pix2pix import Pix2Pix
 
     return Pix2Pix.build((32, 32, 3), source_channels=3, width=4, depth=3, dropout_levels=1,
@@ -598,3 +598,19 @@ def test_apply_filter_runs_a_dynamic_filter_at_the_photos_size(colour, tmp_path,
     expected = padded_translation(colour.filter_model(), photo[None] / 127.5 - 1, 4)[0]
     assert zebra.shape == (45, 70, 3)
     assert np.abs(zebra - (expected + 1) * 127.5).mean() < 1.0
+
+
+def test_facades_scores_have_the_nearest_training_photo_baseline():
+    from kgan.evaluation.translation import nearest_rows, paired_scores
+    from kgan.models.pix2pix import Pix2Pix
+
+    (label_maps, _), _ = data.load_arrays("facades", "train")
+    maps = label_maps[:40].astype("float32") / 127.5 - 1
+    assert nearest_rows(maps[[7, 3, 30]], maps).tolist() == [7, 3, 30]
+    tiny = Pix2Pix.build((256, 256, 3), source_channels=3, width=4, depth=8, dropout_levels=1,
+                         d_width=4, d_layers=1)
+    report = kgan.metrics.evaluate(tiny, "facades", n=6)
+    assert report["n"] == 6 and set(report["nearest_training_target"]) == {"l1", "ssim", "psnr"}
+    # a real photo of another facade is closer to the target than the label map is
+    assert report["nearest_training_target"]["l1"] < report["identity"]["l1"]
+    assert report["psnr"] == pytest.approx(paired_scores(tiny, "facades", n=6)["psnr"], rel=1e-5)

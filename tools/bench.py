@@ -2,6 +2,7 @@
 
     python tools/bench.py [--steps 30] [--batch_size 256] [--pairs tutorial] [--out bench]
     python tools/bench.py --steps 2 --rounds 1 --out /tmp/bench_smoke   # a quick smoke run
+    python tools/bench.py --time_to_quality dcgan_mnist --target_fid 30   # see the end
 
 Everything runs in one process on the same machine, in interleaved rounds (the median of
 each run is reported), so the ratios compare like with like. Each training figure is given
@@ -51,6 +52,13 @@ On the tutorial pair only:
 
 Independent of the pairs: ``kgan.metrics.evaluate`` on 10,000 samples, and TFLite float32
 vs int8 latency.
+
+``--time_to_quality NAME --target_fid X`` instead trains zoo entry NAME's recipe from scratch
+in each of ``--precisions`` (same seed and data) for at most ``--max_epochs``, scores it
+after every epoch on ``--eval_n`` samples (``kgan.evaluation.progress.QualityTracker``:
+FID on the project's classifier features, evaluations excluded from the clock) and reports
+the training wall time at which FID first reaches X, to ``time_to_quality.json`` and
+``time_to_quality.md`` in ``--out``.
 """
 
 import json
@@ -78,6 +86,13 @@ flags.DEFINE_multi_enum(
     "MNIST: the mixed_bfloat16 fit rows and all float32 comparisons), 'cifar10' (the CIFAR-10 "
     "DCGAN, kgan.zoo.create('dcgan_cifar10'), 32x32x3: the mixed_bfloat16 fit rows). Each "
     "pair has its own float32 tutorial-loop reference on its networks.")
+flags.DEFINE_string("time_to_quality", None, "Zoo entry whose recipe is timed to --target_fid "
+                    "(instead of the speed benchmarks).")
+flags.DEFINE_float("target_fid", None, "FID (classifier features) --time_to_quality stops at.")
+flags.DEFINE_list("precisions", ["float32", "bfloat16"], "--time_to_quality: the precisions "
+                  "to train in, one after the other.")
+flags.DEFINE_integer("max_epochs", 10, "--time_to_quality: epochs before giving up.")
+flags.DEFINE_integer("eval_n", 2000, "--time_to_quality: samples per epoch's evaluation.")
 
 TUTORIAL = "TF DCGAN tutorial loop (reference)"
 SIMULTANEOUS = "kgan fit, update='simultaneous'"
@@ -419,9 +434,66 @@ def tutorial_lines(results):
     return lines
 
 
+def time_to_quality(name, target_fid, precisions, max_epochs, n):
+    """Per precision: the recipe trained from scratch until FID <= ``target_fid``, scored
+    each epoch; returns ``{precision: {"reached": row or None, "epochs": [rows]}}``."""
+    import keras
+
+    from kgan import data, precision, zoo
+    from kgan.evaluation.progress import QualityTracker
+
+    cfg = zoo.info(name)
+    recipe = cfg.recipe
+    results = {}
+    for mode in precisions:
+        with precision.scope(mode):
+            keras.utils.set_random_seed(recipe.get("seed", 0))
+            model = zoo.load(name, pretrained=False)
+            dataset = data.load(cfg.dataset, "train", recipe.get("batch_size", 128),
+                                seed=recipe.get("seed", 0), labels=model.num_classes > 0)
+            tracker = QualityTracker(cfg.dataset, n=n, target_fid=target_fid, name=name)
+            model.fit(dataset, epochs=max_epochs, callbacks=[tracker], verbose=2)
+        results[mode] = {"reached": tracker.reached, "epochs": tracker.history}
+        print(mode, json.dumps(results[mode]), flush=True)
+    return results
+
+
+def time_to_quality_lines(name, target_fid, n, results):
+    """The markdown report of :func:`time_to_quality`."""
+    lines = [f"# Time to quality: {name}, FID <= {target_fid}", "",
+             f"Machine: {machine()}. The entry's recipe from scratch, same seed and data in "
+             f"each precision; FID on {n:,} samples against the test split (classifier "
+             "features), after every epoch; training seconds exclude the evaluations.", "",
+             "| precision | reached at epoch | training seconds | FID then | FID per epoch |",
+             "| --- | --- | --- | --- | --- |"]
+    for mode, result in results.items():
+        hit = result["reached"]
+        curve = ", ".join(f"{row['fid']:.1f}" for row in result["epochs"])
+        reached = (f"{hit['epoch']} | {hit['train_seconds']} | {hit['fid']:.2f}" if hit
+                   else "not reached | - | -")
+        lines.append(f"| {mode} | {reached} | {curve} |")
+    return lines
+
+
 def main(argv):
     del argv
     import tensorflow as tf
+
+    if FLAGS.time_to_quality:
+        if FLAGS.target_fid is None:
+            raise app.UsageError("--time_to_quality needs --target_fid.")
+        results = time_to_quality(FLAGS.time_to_quality, FLAGS.target_fid, FLAGS.precisions,
+                                  FLAGS.max_epochs, FLAGS.eval_n)
+        out = Path(FLAGS.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "time_to_quality.json").write_text(json.dumps(
+            {"entry": FLAGS.time_to_quality, "target_fid": FLAGS.target_fid,
+             "eval_n": FLAGS.eval_n, "machine": machine(), "results": results}, indent=1))
+        lines = time_to_quality_lines(FLAGS.time_to_quality, FLAGS.target_fid, FLAGS.eval_n,
+                                      results)
+        (out / "time_to_quality.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
 
     from kgan import distribute
 

@@ -25,9 +25,14 @@ def paired_scores(model, dataset_name, split="test", n=None, direction=None, bat
     * ``l1``: mean absolute error to the target in [-1, 1] units (pix2pix's L1 term);
     * ``ssim``: mean structural similarity (``tf.image.ssim`` on [0, 1] images, 11x11
       Gaussian window, Wang et al. 2004);
+    * ``psnr``: mean PSNR in dB on [0, 1] images;
     * ``classifier_accuracy``: when the data set names a project classifier
       (``CLASSIFIER_DATASET``), how often it recognises the target's class in the outputs;
       ``real_accuracy`` is its accuracy on the real targets, the ceiling.
+
+    Data sets whose module sets ``NEAREST_BASELINE`` (facades) also get
+    ``nearest_training_target``: the scores of answering each source with the training
+    target whose source is nearest to it (pixel L2 at 64x64), a model that only remembers.
     """
     import tensorflow as tf
 
@@ -42,14 +47,19 @@ def paired_scores(model, dataset_name, split="test", n=None, direction=None, bat
     outputs = model.translate(sources, direction, batch_size=batch_size)
 
     def scores(images):
-        ssim = tf.image.ssim(tf.constant((images + 1) / 2), tf.constant((targets + 1) / 2),
-                             max_val=1.0)
+        unit, reference = tf.constant((images + 1) / 2), tf.constant((targets + 1) / 2)
         return {"l1": float(np.mean(np.abs(images - targets))),
-                "ssim": float(np.mean(ssim.numpy()))}
+                "ssim": float(np.mean(tf.image.ssim(unit, reference, max_val=1.0).numpy())),
+                "psnr": float(np.mean(tf.image.psnr(unit, reference, max_val=1.0).numpy()))}
 
     result = {"dataset": dataset_name, "split": split, "n": len(sources),
               **scores(outputs), "identity": scores(sources)}
     data = module(dataset_name)
+    if getattr(data, "NEAREST_BASELINE", False):
+        (train_sources, train_targets), _ = paired_arrays(dataset_name, "train", None)
+        nearest = nearest_rows(sources, classifiers.to_signed_unit(train_sources))
+        result["nearest_training_target"] = scores(
+            classifiers.to_signed_unit(train_targets[nearest]))
     if getattr(data, "CLASSIFIER_DATASET", None):
         net = classifiers.load_classifier(data.CLASSIFIER_DATASET)
 
@@ -65,6 +75,20 @@ def paired_scores(model, dataset_name, split="test", n=None, direction=None, bat
         result["real_accuracy"] = accuracy(targets)
         result["classifier"] = f"classifier_{data.CLASSIFIER_DATASET}"
     return result
+
+
+def nearest_rows(queries, references, size=64):
+    """For each image of ``queries``, the row of ``references`` nearest to it in pixel L2,
+    both compared at ``size`` x ``size`` (area-resized; float images in [-1, 1])."""
+    import tensorflow as tf
+
+    def flat(images):
+        small = tf.image.resize(images, (size, size), method="area").numpy()
+        return small.reshape(len(images), -1)
+
+    q, r = flat(queries), flat(references)
+    distances = (q * q).sum(1)[:, None] - 2.0 * q @ r.T + (r * r).sum(1)[None, :]
+    return np.argmin(distances, axis=1)
 
 
 def domain_transfer_scores(model, a, b, classes=(7, 9), dataset="fashion_mnist",

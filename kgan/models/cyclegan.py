@@ -140,12 +140,6 @@ class CycleGAN(TranslationGAN):
     batch_format = ("unpaired batches (a_batch, b_batch) of the two domains, as "
                     "kgan.data.load('sneaker2boot') yields, or fit(x=a_images, y=b_images)")
     metric_names = METRIC_NAMES
-    #: Formats kgan.export refuses (with the reason) instead of writing a wrong file.
-    export_unsupported = {
-        "tflite-int8": "full-integer quantization of the instance-normalised ResNet generators "
-                       "misses the export tolerance (mean error 0.058 a2b, 0.021 b2a on "
-                       "cyclegan_sneaker2boot against 0.02); use quantize='none' or 'float16'.",
-    }
     compile_defaults = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, cycle_weight=10.0,
                             identity_weight=0.5)
     networks = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")

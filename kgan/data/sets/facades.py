@@ -25,6 +25,8 @@ import numpy as np
 from kgan.data import photos
 
 NAME = "facades"
+#: ``kgan.evaluation.translation.paired_scores`` adds the nearest-training-photo baseline.
+NEAREST_BASELINE = True
 SPLITS = ("train", "val", "test")
 #: Pairs per split in the published set.
 SIZES = {"train": 400, "val": 100, "test": 106}
