@@ -103,6 +103,8 @@ def test_tflite_filters_match_keras(pix2pix, filters, fmt):
     io_type = np.uint8 if fmt == "int8_uint8" else np.float32
     assert source["dtype"] == io_type and image["dtype"] == io_type
     stats = export.compare(pix2pix, path, n=32)
+    # PSNR on [0, 1] images can not exceed what the largest error allows.
+    assert stats["psnr_db"] >= 20 * np.log10(2 / stats["max_abs_error"]), stats
     bound = {"float32": 1e-4, "float16": 1e-2}.get(fmt)
     if bound:
         assert stats["max_abs_error"] < bound, stats

@@ -29,8 +29,9 @@ import numpy as np
 from absl import app, flags
 
 from kgan import zoo
-from kgan.export import calibration_inputs, export_tflite
+from kgan.export import calibration_inputs, compare, export_tflite
 from kgan.export.tflite import tflite_runner
+from kgan.translation import check_size
 from kgan.zoo.hardware import hardware
 
 FLAGS = flags.FLAGS
@@ -54,22 +55,12 @@ def load_model(name, weights):
     return model
 
 
-def psnr(a, b):
-    """PSNR in dB of two image batches in [-1, 1], mapped to [0, 1]."""
-    mse = float(np.mean(np.square((a - b) / 2.0)))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
-
-
 def errors(model, path, n):
     """Error of a filter at the model's own size against ``model.translate``."""
-    sources = calibration_inputs(model, n, seed=1, split="test")["source"]
-    expected = model.translate(sources)
-    run = tflite_runner(path, 2)
-    actual = np.concatenate([run({"source": sources[i:i + 1]}) for i in range(n)])
-    diff = np.abs(actual - expected)
-    return {"mean_abs_error": round(float(diff.mean()), 5),
-            "max_abs_error": round(float(diff.max()), 4),
-            "psnr_vs_float_db": round(psnr(actual, expected), 2)}
+    stats = compare(model, path, n=n, seed=1)
+    return {"mean_abs_error": round(stats["mean_abs_error"], 5),
+            "max_abs_error": round(stats["max_abs_error"], 4),
+            "psnr_vs_float_db": round(stats["psnr_db"], 2)}
 
 
 def latency_ms(path, size, channels, threads, repeats):
@@ -144,11 +135,11 @@ def write_tables(out, records):
 
 
 def parse_size(text):
+    """``(H, W)`` of one ``--sizes`` value, or a usage error naming the form."""
     try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise app.UsageError(f"--sizes takes HxW values such as 256x256; received {text!r}.")
-    return height, width
+        return check_size(text)
+    except ValueError as error:
+        raise app.UsageError(f"--sizes: {error}")
 
 
 def main(argv):

@@ -29,7 +29,8 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
 
     Returns:
         dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units),
-        ``ms_per_image``, the median latency of one-image calls (TFLite on one thread), and
+        ``psnr_db``, the PSNR of the export's images against Keras' (both mapped to [0, 1];
+        ``inf`` when equal), ``ms_per_image``, the median latency of one-image calls (TFLite on one thread), and
         ``compared_on``: ``"latents"``, ``"test images"``, ``"random images"`` or
         ``"inputs"`` (given ones).
     """
@@ -59,6 +60,7 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
     run = _runner(path, signature)
     actual = run(inputs)
     error = np.abs(actual - expected)
+    mse = float(np.mean(np.square(error / 2.0)))  # on [0, 1] images
     times = []
     for i in range(min(len(expected), 16)):
         one = {k: v[i:i + 1] for k, v in inputs.items()}
@@ -68,6 +70,7 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
     return {
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
+        "psnr_db": float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse)),
         "ms_per_image": 1e3 * float(np.median(times)),
         "compared_on": compared_on,
     }
