@@ -20,16 +20,20 @@ default), each trained on its own data set at the same batch (``--batch_size``, 
 
 Every ``fit`` compiles with kgan's defaults (Adam(2e-4, beta_1=0.5), non-saturating loss,
 no EMA), as the hand-written loops train. Each pair has its own reference: the float32 loop
-of TensorFlow's DCGAN tutorial on the same networks, optimizers and ``kgan.data`` pipeline
-(one forward pass G(z), D(x), D(G(z)) under two ``GradientTape``s, both players updated);
-``results.md`` gives every row's ratio to its pair's reference.
+of TensorFlow's DCGAN tutorial on the same networks built from Keras' own layers, as the
+tutorial builds them, with the same optimizers and ``kgan.data`` pipeline (one forward pass
+G(z), D(x), D(G(z)) under two ``GradientTape``s, both players updated); ``results.md`` gives
+every row's ratio to its pair's reference. The same loop also runs on kgan's layers, whose
+``BatchNormalization`` trains through TensorFlow's fused kernel
+(``kgan.layers.BatchNormalization``): the row that shows what the layer alone gains.
 
 On both pairs:
 
 * ``fit`` with the model built under ``mixed_bfloat16`` (``kgan train --precision
-  bfloat16``): alternating, simultaneous with ``steps_per_execution=10``, and alternating
-  with ``jit_compile=True``. Issue 21's targets, the best of these rows in images/s over the
-  float32 tutorial loop: >= 2x on the tutorial pair and >= 2.5x on the CIFAR-10 pair;
+  bfloat16``): alternating, simultaneous (also with ``steps_per_execution=10``), and
+  alternating with ``jit_compile=True``. Issue 21's targets, the best of these rows in
+  images/s over the float32 tutorial loop: >= 2x on the tutorial pair and >= 2.5x on the
+  CIFAR-10 pair;
   ``results.md`` says whether each is met. oneDNN runs bfloat16 matmuls and convolutions on
   AMX / AVX512-BF16 units where the CPU has them, so ``results.md`` lists those CPU flags.
 
@@ -38,7 +42,7 @@ On the tutorial pair only:
 * float32 ``fit`` against hand-written ``@tf.function`` loops, each two runs doing the
   same algorithm:
 
-  - ``compile(update="simultaneous")`` vs the tutorial loop, also with
+  - ``compile(update="simultaneous")`` vs the tutorial loop on kgan's layers, also with
     ``steps_per_execution=10`` (Keras runs ten steps per call into the graph, so its
     per-step Python work between steps, when the cores wait, is paid once per ten);
   - the default alternating update (a D step, then a G step on fresh latents against the
@@ -50,8 +54,9 @@ On the tutorial pair only:
   mixed_bfloat16 rows over the float32 ``fit`` with the same update;
 * the input pipeline alone (it must outrun training by >= 5x).
 
-Independent of the pairs: ``kgan.metrics.evaluate`` on 10,000 samples, and TFLite float32
-vs int8 latency.
+Independent of the pairs: where bfloat16's time goes (one convolution's three passes and
+one BatchNorm pass, float32 vs bfloat16: ``time_kernels``), ``kgan.metrics.evaluate`` on
+10,000 samples, and TFLite float32 vs int8 latency.
 
 ``--time_to_quality NAME --target_fid X`` instead trains zoo entry NAME's recipe from scratch
 in each of ``--precisions`` (same seed and data) for at most ``--max_epochs``, scores it
@@ -95,15 +100,17 @@ flags.DEFINE_integer("max_epochs", 10, "--time_to_quality: epochs before giving 
 flags.DEFINE_integer("eval_n", 2000, "--time_to_quality: samples per epoch's evaluation.")
 
 TUTORIAL = "TF DCGAN tutorial loop (reference)"
+TUTORIAL_KGAN_LAYERS = "TF DCGAN tutorial loop on kgan's layers (fused BatchNorm)"
 SIMULTANEOUS = "kgan fit, update='simultaneous'"
 SIMULTANEOUS_SPE = "kgan fit, update='simultaneous', steps_per_execution=10"
 ALTERNATING_LOOP = "hand-written alternating loop"
 ALTERNATING = "kgan fit (alternating, default)"
 JIT = "kgan fit, jit_compile=True"
 BF16 = "kgan fit, mixed_bfloat16 (alternating)"
+BF16_SIMULTANEOUS = "kgan fit, mixed_bfloat16, update='simultaneous'"
 BF16_SIMULTANEOUS_SPE = "kgan fit, mixed_bfloat16, update='simultaneous', steps_per_execution=10"
 BF16_JIT = "kgan fit, mixed_bfloat16, jit_compile=True"
-BF16_ROWS = (BF16, BF16_SIMULTANEOUS_SPE, BF16_JIT)
+BF16_ROWS = (BF16, BF16_SIMULTANEOUS, BF16_SIMULTANEOUS_SPE, BF16_JIT)
 PIPELINE = "tf.data pipeline alone"
 #: CPU features that make bfloat16 (and int8) fast on x86 (``lscpu`` / /proc/cpuinfo flags).
 CPU_FLAGS = ("avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
@@ -207,9 +214,24 @@ def fit_timer(batch_size, strategy=None, pair="tutorial", **compile_kwargs):
     return timer
 
 
-def _hand_written_step(alternating, pair="tutorial"):
+def with_keras_layers(network):
+    """``network`` rebuilt (fresh weights) with ``keras.layers.BatchNormalization`` where it
+    has kgan's, as TensorFlow's tutorial writes its networks."""
+    import keras
+
+    from kgan.layers import BatchNormalization
+
+    def clone(layer):
+        kind = (keras.layers.BatchNormalization if isinstance(layer, BatchNormalization)
+                else type(layer))
+        return kind.from_config(layer.get_config())
+
+    return keras.models.clone_model(network, clone_function=clone)
+
+
+def _hand_written_step(alternating, pair="tutorial", keras_layers=False):
     """A ``@tf.function`` training step on a network pair's DCGAN networks (a :data:`PAIRS`
-    name), Keras optimizers and BCE.
+    name; with ``keras_layers``, built from Keras' own layers), Keras optimizers and BCE.
 
     ``alternating=False`` is TensorFlow's DCGAN tutorial step; ``True`` the same game with a
     discriminator step, then a generator step on fresh noise.
@@ -219,6 +241,8 @@ def _hand_written_step(alternating, pair="tutorial"):
 
     model = PAIRS[pair].build()
     generator, discriminator = model.generator, model.discriminator
+    if keras_layers:
+        generator, discriminator = with_keras_layers(generator), with_keras_layers(discriminator)
     latent_dim = model.latent_dim
     g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
     g_opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -263,9 +287,9 @@ def _hand_written_step(alternating, pair="tutorial"):
     return alternating_step if alternating else tutorial_step
 
 
-def hand_written_timer(batch_size, alternating, pair="tutorial"):
+def hand_written_timer(batch_size, alternating, pair="tutorial", keras_layers=False):
     """``timer(steps)`` -> images/s of :func:`_hand_written_step`, after 3 warm-up steps."""
-    train_step = _hand_written_step(alternating, pair)
+    train_step = _hand_written_step(alternating, pair, keras_layers)
     batches = iter(_data(batch_size, pair))
     for _ in range(3):
         train_step(next(batches))
@@ -305,6 +329,70 @@ def time_metrics():
     start = time.perf_counter()
     kgan.metrics.evaluate(model, "mnist", n=10000)
     return time.perf_counter() - start
+
+
+def time_kernels(repeats=20):
+    """Where bfloat16's time goes: ms per call (median of ``repeats``) in float32 and in
+    bfloat16 of the three passes of the CIFAR-10 DCGAN's largest convolution (D's
+    8x8x128 -> 4x4x256, 4x4 kernel, stride 2, batch 256), and of one BatchNormalization
+    forward + backward pass on its input, Keras' layer and kgan's."""
+    import keras
+    import tensorflow as tf
+
+    from kgan.layers import BatchNormalization
+
+    def batch_norm_pass(layer_class, x):
+        layer = layer_class(dtype="float32" if x.dtype == tf.float32 else "mixed_bfloat16")
+
+        @tf.function
+        def run():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.cast(layer(x, training=True), "float32")
+            return tape.gradient(y, x, output_gradients=y)
+        return run
+
+    def median_ms(run):
+        run()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run().numpy()
+            times.append(time.perf_counter() - start)
+        return 1e3 * statistics.median(times)
+
+    rows = {}
+    for dtype in ("float32", "bfloat16"):
+        normal = lambda shape: tf.cast(tf.random.normal(shape, seed=0), dtype)  # noqa: E731
+        x, w, dy = normal([256, 8, 8, 128]), normal([4, 4, 128, 256]), normal([256, 4, 4, 256])
+        passes = {
+            "convolution forward": lambda: tf.nn.conv2d(x, w, 2, "SAME"),
+            "convolution input gradient": lambda: tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=x.shape, filter=w, out_backprop=dy, strides=[1, 2, 2, 1],
+                padding="SAME"),
+            "convolution filter gradient": lambda: tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=w.shape, out_backprop=dy, strides=[1, 2, 2, 1],
+                padding="SAME"),
+        }
+        for name, run in passes.items():
+            rows.setdefault(name, {})[dtype] = round(median_ms(tf.function(run)), 2)
+        for name, layer in (("Keras BatchNormalization, forward + backward",
+                             keras.layers.BatchNormalization),
+                            ("kgan BatchNormalization, forward + backward", BatchNormalization)):
+            rows.setdefault(name, {})[dtype] = round(median_ms(batch_norm_pass(layer, x)), 2)
+    return rows
+
+
+def kernel_lines(rows):
+    """results.md's table of :func:`time_kernels`."""
+    lines = ["", "### Where the time goes: one call, float32 and bfloat16", "",
+             "The CIFAR-10 DCGAN's largest convolution (D's 8x8x128 -> 4x4x256, 4x4 stride 2, "
+             "batch 256) and BatchNorm on its input; ms, median.", "",
+             "| pass | float32 ms | bfloat16 ms | float32 / bfloat16 |",
+             "| --- | --- | --- | --- |"]
+    lines += [f"| {name} | {ms['float32']} | {ms['bfloat16']} | "
+              f"{ms['float32'] / ms['bfloat16']:.2f} |" for name, ms in rows.items()]
+    return lines
 
 
 def time_tflite(tmp):
@@ -350,7 +438,8 @@ def pair_timers(batch_size, pair):
     from kgan import distribute
 
     b = batch_size
-    timers = {TUTORIAL: hand_written_timer(b, alternating=False, pair=pair)}
+    timers = {TUTORIAL: hand_written_timer(b, alternating=False, pair=pair, keras_layers=True),
+              TUTORIAL_KGAN_LAYERS: hand_written_timer(b, alternating=False, pair=pair)}
     if pair == "tutorial":
         mirrored = distribute.get_strategy("mirrored")
         timers.update({
@@ -363,6 +452,8 @@ def pair_timers(batch_size, pair):
                 fit_timer(b, strategy=mirrored),
         })
     timers[BF16] = mixed_precision_timer(b, "bfloat16", pair=pair)
+    timers[BF16_SIMULTANEOUS] = mixed_precision_timer(b, "bfloat16", pair=pair,
+                                                      update="simultaneous")
     timers[BF16_SIMULTANEOUS_SPE] = mixed_precision_timer(
         b, "bfloat16", pair=pair, update="simultaneous", steps_per_execution=10)
     timers[BF16_JIT] = mixed_precision_timer(b, "bfloat16", pair=pair, jit_compile=True)
@@ -426,7 +517,9 @@ def tutorial_lines(results):
              f"alternating {by_wall[ALTERNATING]:.2f}; {by_cpu[ALTERNATING]:.2f}."]
     bf16, bf16_cpu = results["bfloat16_over_float32"], results["cpu_bfloat16_over_float32"]
     lines += ["", "Tutorial pair, mixed_bfloat16 / float32 `fit`, same update (wall clock; CPU "
-              f"time): alternating {bf16[BF16]:.2f}; {bf16_cpu[BF16]:.2f}, simultaneous with "
+              f"time): alternating {bf16[BF16]:.2f}; {bf16_cpu[BF16]:.2f}, simultaneous "
+              f"{bf16[BF16_SIMULTANEOUS]:.2f}; {bf16_cpu[BF16_SIMULTANEOUS]:.2f}, "
+              "simultaneous with "
               f"steps_per_execution=10 {bf16[BF16_SIMULTANEOUS_SPE]:.2f}; "
               f"{bf16_cpu[BF16_SIMULTANEOUS_SPE]:.2f}, alternating with jit_compile=True "
               f"{bf16[BF16_JIT]:.2f}; {bf16_cpu[BF16_JIT]:.2f}.", "",
@@ -520,13 +613,15 @@ def main(argv):
 
     def bfloat16_over_float32(rates):
         return {BF16: round(rates[BF16] / rates[ALTERNATING], 3),
+                BF16_SIMULTANEOUS: round(rates[BF16_SIMULTANEOUS] / rates[SIMULTANEOUS], 3),
                 BF16_SIMULTANEOUS_SPE: round(rates[BF16_SIMULTANEOUS_SPE]
                                              / rates[SIMULTANEOUS_SPE], 3),
                 BF16_JIT: round(rates[BF16_JIT] / rates[JIT], 3)}
 
     def same_algorithm(rates):
-        return {SIMULTANEOUS: round(rates[SIMULTANEOUS] / rates[TUTORIAL], 3),
-                SIMULTANEOUS_SPE: round(rates[SIMULTANEOUS_SPE] / rates[TUTORIAL], 3),
+        return {SIMULTANEOUS: round(rates[SIMULTANEOUS] / rates[TUTORIAL_KGAN_LAYERS], 3),
+                SIMULTANEOUS_SPE: round(rates[SIMULTANEOUS_SPE] / rates[TUTORIAL_KGAN_LAYERS],
+                                        3),
                 ALTERNATING: round(rates[ALTERNATING] / rates[ALTERNATING_LOOP], 3)}
 
     results = {"machine": machine(), "cpu_flags": cpu_flags(), "batch_size": b,
@@ -544,6 +639,7 @@ def main(argv):
         })
     results["pairs"] = {pair: pair_results(pair, wall[pair], cpu[pair]) for pair in pairs}
     results.update({
+        "kernels_ms": time_kernels(),
         "fid_10000_samples_seconds": round(time_metrics(), 1),
         "tflite_ms_per_image": time_tflite(tempfile.mkdtemp()),
         "gpu": bool(tf.config.list_physical_devices("GPU")),
@@ -559,6 +655,7 @@ def main(argv):
         lines += pair_lines(figures)
     if "tutorial" in pairs:
         lines += tutorial_lines(results)
+    lines += kernel_lines(results["kernels_ms"])
     lines += ["", f"kgan.metrics.evaluate on 10,000 samples: "
               f"{results['fid_10000_samples_seconds']} s. TFLite dcgan_mnist per image "
               f"(batch 1, 1 thread): float32 {results['tflite_ms_per_image']['none']:.2f} ms, "

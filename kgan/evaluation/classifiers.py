@@ -189,6 +189,8 @@ def _network(image_shape, num_classes, blocks, feature_dim, dropout, name):
     import keras
     from keras import layers
 
+    from kgan.layers import BatchNormalization
+
     inputs = keras.Input(tuple(image_shape), name="image")
     conv, pool = ((layers.Conv3D, layers.MaxPooling3D) if len(image_shape) == 4
                   else (layers.Conv2D, layers.MaxPooling2D))
@@ -197,13 +199,13 @@ def _network(image_shape, num_classes, blocks, feature_dim, dropout, name):
         for c, filters in enumerate(block):
             x = conv(int(filters), 3, padding="same", use_bias=False,
                      name=f"block{b + 1}_conv{c + 1}")(x)
-            x = layers.BatchNormalization(name=f"block{b + 1}_bn{c + 1}")(x)
+            x = BatchNormalization(name=f"block{b + 1}_bn{c + 1}")(x)
             x = layers.ReLU(name=f"block{b + 1}_relu{c + 1}")(x)
         x = pool(name=f"block{b + 1}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(feature_dim, use_bias=False, name="dense")(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = BatchNormalization(name="dense_bn")(x)
     # ReLU output is the feature vector: the same layer the softmax reads.
     x = layers.ReLU(name=FEATURE_LAYER)(x)
     x = layers.Dropout(dropout, name="dropout2")(x)

@@ -2,6 +2,7 @@
 
 import keras
 
+from kgan.layers.batch_norm import BatchNormalization
 from kgan.layers.conditional_norm import ConditionalBatchNorm
 from kgan.layers.conditioning import ConditioningAugmentation
 from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
@@ -26,7 +27,7 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["AdaIN", "ConditionalBatchNorm", "ConditioningAugmentation", "ConstantInput",
+__all__ = ["AdaIN", "BatchNormalization", "ConditionalBatchNorm", "ConditioningAugmentation", "ConstantInput",
            "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D", "GrowthSchedule",
            "ImagePool", "LogMagnitude", "MaskedMean", "MeanW", "MinibatchDiscrimination",
            "MinibatchStdDev", "NoiseInjection", "NoiseMode", "PhaseShuffle", "PixelNormalization",

@@ -9,6 +9,8 @@ modulated, which is how the cGAN generators of SNGAN / BigGAN see the class.
 import keras
 from keras import ops
 
+from kgan.layers.batch_norm import BatchNormalization
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class ConditionalBatchNorm(keras.layers.Layer):
@@ -43,7 +45,7 @@ class ConditionalBatchNorm(keras.layers.Layer):
         self.synchronized = synchronized
         sync = (keras.backend.backend() == "tensorflow" if synchronized is None
                 else bool(synchronized))
-        self.batch_norm = keras.layers.BatchNormalization(
+        self.batch_norm = BatchNormalization(
             momentum=self.momentum, epsilon=self.epsilon, center=False, scale=False,
             synchronized=sync, dtype=self.dtype_policy, name="batch_norm")
 

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from kgan.latent import LatentGAN
-from kgan.layers import MinibatchStdDev, maybe_spectral_norm
+from kgan.layers import BatchNormalization, MinibatchStdDev, maybe_spectral_norm
 from kgan.models.common import SYNC_BN, register_family_entries
 
 
@@ -113,7 +113,7 @@ def dcgan_generator(image_shape, latent_dim, width=64, num_classes=0, layout="au
 def _up_block(x, filters):
     """ConvT(filters, 4, /2) -> BN -> ReLU."""
     x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     return layers.ReLU()(x)
 
 
@@ -122,7 +122,7 @@ def _radford_upsampler(x, image_shape, width):
     doubling."""
     channels = _radford_channels(image_shape[0], width)
     x = layers.Dense(4 * 4 * channels[0], use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((4, 4, channels[0]))(x)
     for filters in channels[1:]:
@@ -137,7 +137,7 @@ def dcgan_upsampler(x, image_shape, width):
     differently)."""
     h, w, c = image_shape
     x = layers.Dense(h // 4 * w // 4 * 2 * width, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((h // 4, w // 4, 2 * width))(x)
     x = _up_block(x, width)
@@ -184,7 +184,7 @@ def dcgan_discriminator(image_shape, width=64, num_classes=0, batch_norm=True,
             layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=not batch_norm),
             spectral_norm)(x)
         if batch_norm:
-            x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+            x = BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.LeakyReLU(0.2)(x)
     if minibatch_stddev:
         x = MinibatchStdDev()(x)

@@ -33,7 +33,7 @@ except ImportError:  # generate() and the weights work without TensorFlow (see k
 
 from kgan.latent import LatentGAN
 from kgan.trainers.base import GENERATOR_STREAM
-from kgan.layers import MinibatchStdDev
+from kgan.layers import BatchNormalization, MinibatchStdDev
 from kgan.models.common import SYNC_BN, register_entry
 from kgan.models.dcgan import latent_inputs, projection_logits
 
@@ -68,12 +68,12 @@ def gan3d_generator(size, latent_dim=200, widths=(128, 64, 32), num_classes=0,
     start = _start_size(size, widths)
     inputs, x = latent_inputs(latent_dim, num_classes)
     x = layers.Dense(start ** 3 * widths[0], use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((start, start, start, widths[0]))(x)
     for width in widths[1:]:
         x = layers.Conv3DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+        x = BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.ReLU()(x)
     x = layers.Conv3DTranspose(1, 4, strides=2, padding="same")(x)
     out = layers.Activation("sigmoid", dtype="float32", name="voxels")(x)
@@ -99,7 +99,7 @@ def gan3d_discriminator(size, widths=(32, 64, 128), minibatch_stddev=False, num_
     for i, width in enumerate(widths):
         x = layers.Conv3D(width, 4, strides=2, padding="same", use_bias=i == 0)(x)
         if i:
-            x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+            x = BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.LeakyReLU(0.2)(x)
     if minibatch_stddev:
         x = MinibatchStdDev()(x)

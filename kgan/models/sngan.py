@@ -27,7 +27,7 @@ import keras
 from keras import layers
 
 from kgan.latent import LatentGAN
-from kgan.layers import ConditionalBatchNorm, GlobalSumPooling2D, maybe_spectral_norm
+from kgan.layers import BatchNormalization, ConditionalBatchNorm, GlobalSumPooling2D, maybe_spectral_norm
 from kgan.models.common import SYNC_BN, register_family_entries
 
 #: The references' BatchNorm (PyTorch's defaults: moving averages with momentum 0.9).
@@ -64,7 +64,7 @@ def _norm(x, label, num_classes, name):
         # synchronized=None: on with TensorFlow, like SYNC_BN, and saved as None so the
         # .keras file loads on every backend.
         return ConditionalBatchNorm(num_classes, **_BN, name=name)([x, label])
-    return layers.BatchNormalization(synchronized=SYNC_BN, **_BN, name=name)(x)
+    return BatchNormalization(synchronized=SYNC_BN, **_BN, name=name)(x)
 
 
 def _up_block(x, width, label, num_classes, name):
@@ -92,7 +92,7 @@ def resnet_generator(image_shape, latent_dim=128, width=256, num_classes=0, name
     x = layers.Reshape((4, 4, width))(x)
     for i in range(num_up):
         x = _up_block(x, width, label, num_classes, f"up_block{i + 1}")
-    x = layers.BatchNormalization(synchronized=SYNC_BN, **_BN, name="bn_out")(x)
+    x = BatchNormalization(synchronized=SYNC_BN, **_BN, name="bn_out")(x)
     x = layers.ReLU()(x)
     x = _conv(image_shape[-1], 3, "conv_out", gain=1.0)(x)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)

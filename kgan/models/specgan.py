@@ -24,7 +24,7 @@ from keras import layers
 
 from kgan.modalities import audio
 from kgan.latent import LatentGAN
-from kgan.layers import maybe_spectral_norm
+from kgan.layers import BatchNormalization, maybe_spectral_norm
 from kgan.models.common import SYNC_BN, register_family_entries
 from kgan.models.dcgan import label_embedding, latent_inputs, projection_logits
 
@@ -46,12 +46,12 @@ def specgan_generator(latent_dim, width=64, num_classes=0, name="generator"):
     inputs, x = latent_inputs(latent_dim, num_classes)
     x = layers.Dense(_START * _START * _MULTIPLIERS[0] * width, use_bias=False)(x)
     x = layers.Reshape((_START, _START, _MULTIPLIERS[0] * width))(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.ReLU()(x)
     for m in _MULTIPLIERS[1:]:
         x = layers.Conv2DTranspose(m * width, KERNEL, strides=2, padding="same",
                                    use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+        x = BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(1, KERNEL, strides=2, padding="same")(x)
     out = layers.Activation("tanh", dtype="float32", name="spectrogram")(x)

@@ -35,7 +35,7 @@ pixel MSE (SRResNet's loss). The content networks are built in :mod:`kgan.models
 import keras
 from keras import layers, ops
 
-from kgan.layers import PixelShuffle
+from kgan.layers import BatchNormalization, PixelShuffle
 from kgan.models.common import SYNC_BN, register_entry
 from kgan.models.srgan_content import content_network
 from kgan.translation import TranslationGAN
@@ -46,10 +46,10 @@ STAGES = ("pretrain", "gan")
 # ---------------------------------------------------------------------------- generator
 def _residual_block(x, width, name):
     y = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv1")(x)
-    y = layers.BatchNormalization(synchronized=SYNC_BN, name=f"{name}_bn1")(y)
+    y = BatchNormalization(synchronized=SYNC_BN, name=f"{name}_bn1")(y)
     y = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(y)
     y = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(synchronized=SYNC_BN, name=f"{name}_bn2")(y)
+    y = BatchNormalization(synchronized=SYNC_BN, name=f"{name}_bn2")(y)
     return layers.Add(name=f"{name}_add")([x, y])
 
 
@@ -74,7 +74,7 @@ def srresnet_generator(source_shape, scale=4, width=64, blocks=16, name="generat
     for b in range(blocks):
         x = _residual_block(x, width, f"res{b + 1}")
     x = layers.Conv2D(width, 3, padding="same", name="body_conv")(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN, name="body_bn")(x)
+    x = BatchNormalization(synchronized=SYNC_BN, name="body_bn")(x)
     x = layers.Add(name="body_skip")([head, x])
     for s in range(scale.bit_length() - 1):
         x = layers.Conv2D(4 * width, 3, padding="same", name=f"up{s + 1}_conv")(x)
@@ -99,7 +99,7 @@ def vgg_discriminator(image_shape, width=64, depth=4, dense_units=1024, name="di
             x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=first,
                               name=f"d{i + 1}_conv_s{stride}")(x)
             if not first:
-                x = layers.BatchNormalization(synchronized=SYNC_BN,
+                x = BatchNormalization(synchronized=SYNC_BN,
                                               name=f"d{i + 1}_bn_s{stride}")(x)
             x = layers.LeakyReLU(0.2)(x)
     x = layers.Flatten()(x)

@@ -44,7 +44,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from kgan.layers import ConditioningAugmentation
+from kgan.layers import BatchNormalization, ConditioningAugmentation
 from kgan.models import text_conditioning
 from kgan.models.common import SYNC_BN, register_family_entries
 from kgan.models.dcgan import check_size, dcgan_upsampler
@@ -58,7 +58,7 @@ STAGES = (1, 2)
 def _conv_bn_relu(x, filters, kernel=3, strides=1, transpose=False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     x = conv(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     return layers.ReLU()(x)
 
 
@@ -112,7 +112,7 @@ def stage2_generator(image_shape, latent_dim, embedding_dim, width=32, cond_dim=
     x = _conv_bn_relu(layers.Concatenate()([x, tiled]), 2 * width)
     for _ in range(residual_blocks):
         y = _conv_bn_relu(x, 2 * width)
-        y = layers.BatchNormalization(synchronized=SYNC_BN)(
+        y = BatchNormalization(synchronized=SYNC_BN)(
             layers.Conv2D(2 * width, 3, padding="same", use_bias=False)(y))
         x = layers.ReLU()(layers.Add()([x, y]))
     x = _conv_bn_relu(x, width, kernel=4, strides=2, transpose=True)

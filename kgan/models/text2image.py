@@ -33,6 +33,7 @@ import keras
 from keras import layers, ops
 
 from kgan.latent import LatentGAN
+from kgan.layers import BatchNormalization
 from kgan.trainers.base import GENERATOR_STREAM, split_batch
 from kgan.models.common import SYNC_BN, register_family_entries
 from kgan.modalities.text import dataset_module, freeze, load_text_encoder
@@ -67,7 +68,7 @@ def text2image_discriminator(image_shape, embedding_dim, width=64, cond_dim=128,
     x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(2 * width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+    x = BatchNormalization(synchronized=SYNC_BN)(x)
     x = layers.LeakyReLU(0.2)(x)
     text = _compress(embedding, cond_dim, "text_compress")
     tiled = layers.UpSampling2D((h // 4, w // 4), name="text_tile")(

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from kgan.latent import LatentGAN
-from kgan.layers import MinibatchDiscrimination, maybe_spectral_norm
+from kgan.layers import BatchNormalization, MinibatchDiscrimination, maybe_spectral_norm
 from kgan.models.common import SYNC_BN, register_family_entries
 
 
@@ -21,7 +21,7 @@ def mlp_generator(image_shape, latent_dim, widths=(256, 512, 1024), name="genera
     x = z
     for units in widths:
         x = layers.Dense(units, use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=SYNC_BN)(x)
+        x = BatchNormalization(synchronized=SYNC_BN)(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Dense(math.prod(image_shape))(x)
     x = layers.Activation("tanh", dtype="float32")(x)
