@@ -155,6 +155,11 @@ def test_horse2zebra_domains():
         data.load("mnist", domain="A")
     with pytest.raises(ValueError, match="pass domain='A' or 'B'"):
         data.load("horse2zebra", "test", batch_size=4, labels=True)
+    # The labelled set of the horse / zebra classifier: horses (0), then zebras (1).
+    images, labels = data.load_arrays("horse2zebra_domains", "test")
+    np.testing.assert_array_equal(images[:120], a)
+    np.testing.assert_array_equal(images[120:], b)
+    assert labels.tolist() == [0] * 120 + [1] * 140
 
 
 def test_horse2zebra_pipelines():

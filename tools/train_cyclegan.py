@@ -3,6 +3,7 @@
     python tools/train_cyclegan.py cyclegan_sneaker2boot               # train + publish
     python tools/train_cyclegan.py cyclegan_sneaker2boot --nopublish   # train only
     python tools/train_cyclegan.py cyclegan_sneaker2boot --notrain     # publish runs/<name>
+    python tools/train_cyclegan.py cyclegan_horse2zebra --nopublish     # the 256 px photos
     KERAS_BACKEND=jax python tools/train_cyclegan.py cyclegan_sneaker2boot --nopublish
                   # train with fit on JAX; publish with --notrain on a TensorFlow machine
 
@@ -11,9 +12,10 @@ rerunning the same command after a kill resumes from the last finished epoch, wi
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
 a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
 summed over resumes, steps, the backend and hardware that trained) and
-``<name>.weights.h5``. Publishing measures the model on sneaker2boot's test split
-(``kgan.evaluation.translation.domain_transfer_scores``) and writes ``zoo/<name>/``
-(weights, samples.png, card.json); paste the printed sha256 into the entry's registration.
+``<name>.weights.h5``. Publishing measures the model on its data set's test split
+(``kgan.evaluation.translation.domain_transfer_scores``, judged by the classifier of
+``DOMAIN_JUDGES``) and writes ``zoo/<name>/`` (weights, samples.png, card.json); paste the
+printed sha256 into the entry's registration.
 """
 
 import json
@@ -25,9 +27,8 @@ from absl import app, flags
 
 from kgan import data, zoo
 from kgan.callbacks import TranslationGrid, save_translation_grid
-from kgan.data.sets import sneaker2boot
 from kgan.evaluation.classifiers import to_signed_unit
-from kgan.evaluation.translation import domain_transfer_scores
+from kgan.evaluation.translation import DOMAIN_JUDGES, domain_transfer_scores
 from kgan.zoo import publish, weights as zoo_weights
 
 FLAGS = flags.FLAGS
@@ -39,8 +40,9 @@ flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).")
 flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: the whole data).")
 
 
-def fixed_images(split, n):
-    a, b = sneaker2boot.domains(split)
+def test_images(dataset, split="test", n=None):
+    """``(a, b)``: the first ``n`` (default all) images of each domain, in [-1, 1]."""
+    (a, b), _ = data.load_arrays(dataset, split)
     return to_signed_unit(a[:n]), to_signed_unit(b[:n])
 
 
@@ -50,7 +52,7 @@ def train(name, out):
     keras.utils.set_random_seed(recipe["seed"])
     model = zoo.load(name, pretrained=False)
     dataset = data.load(cfg.dataset, "train", recipe["batch_size"], seed=recipe["seed"])
-    a, b = fixed_images("test", FLAGS.grid)
+    a, b = test_images(cfg.dataset, n=FLAGS.grid)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
         TranslationGrid(out / "samples", a, b, cycle=True),
@@ -86,13 +88,16 @@ def main(argv):
     if not FLAGS.publish:
         return
     cfg = zoo.info(name)
-    a, b = (to_signed_unit(x) for x in sneaker2boot.domains("test"))
-    scores = {"split": "test", **domain_transfer_scores(model, a, b)}
+    a, b = test_images(cfg.dataset)
+    judge, classes = DOMAIN_JUDGES[cfg.dataset]
+    height, width = a.shape[1:3]
+    scores = {"split": "test", **domain_transfer_scores(
+        model, a, b, classes, judge, batch_size=max(1, 500 * 28 * 28 // (height * width)))}
     # The training machine's backend and hardware (run.json), else this one's.
     run = {"epochs": FLAGS.epochs or cfg.recipe["epochs"],
            "hardware": publish.hardware(), "keras_backend": keras.backend.backend(),
            **json.loads((out / "run.json").read_text())}
-    grid_a, grid_b = fixed_images("test", FLAGS.grid)
+    grid_a, grid_b = a[:FLAGS.grid], b[:FLAGS.grid]
     card = publish.publish(
         model, name, run, scores,
         samples=lambda m, path: save_translation_grid(m, grid_a, grid_b, path))

@@ -91,6 +91,11 @@ def nearest_rows(queries, references, size=64):
     return np.argmin(distances, axis=1)
 
 
+#: Per unpaired data set: the project classifier that judges its translations and that
+#: classifier's class index of domain A and of domain B.
+DOMAIN_JUDGES = {"sneaker2boot": ("fashion_mnist", (7, 9)), "horse2zebra": ("horse2zebra", (0, 1))}
+
+
 def domain_transfer_scores(model, a, b, classes=(7, 9), dataset="fashion_mnist",
                            batch_size=500):
     """How well a CycleGAN moves images between two domains, by the project's classifier of

@@ -26,6 +26,7 @@ DERIVED_DATASETS = {
     "cifar10_10pct": "kgan.data.sets.cifar10_10pct",
     "facades": "kgan.data.sets.facades",
     "horse2zebra": "kgan.data.sets.horse2zebra",
+    "horse2zebra_domains": "kgan.data.sets.horse2zebra_domains",
     "photos_x4": "kgan.data.sets.photos_x4",
 }
 
