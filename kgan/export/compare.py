@@ -30,7 +30,8 @@ def compare(model, path, n=32, seed=0, direction=None, inputs=None):
     Returns:
         dict: ``max_abs_error`` and ``mean_abs_error`` (in [-1, 1] image units),
         ``psnr_db``, the PSNR of the export's images against Keras' (both mapped to [0, 1];
-        ``inf`` when equal), ``ms_per_image``, the median latency of one-image calls (TFLite on one thread), and
+        ``inf`` when equal), ``ms_per_image``, the median latency of one-image calls
+        (TFLite on one thread), and
         ``compared_on``: ``"latents"``, ``"test images"``, ``"random images"`` or
         ``"inputs"`` (given ones).
     """

@@ -27,9 +27,9 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["AdaIN", "BatchNormalization", "ConditionalBatchNorm", "ConditioningAugmentation", "ConstantInput",
-           "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D", "GrowthSchedule",
-           "ImagePool", "LogMagnitude", "MaskedMean", "MeanW", "MinibatchDiscrimination",
-           "MinibatchStdDev", "NoiseInjection", "NoiseMode", "PhaseShuffle", "PixelNormalization",
-           "PixelShuffle", "ReflectionPadding2D", "SecondLatent", "StyleMixing",
-           "maybe_spectral_norm"]
+__all__ = ["AdaIN", "BatchNormalization", "ConditionalBatchNorm", "ConditioningAugmentation",
+           "ConstantInput", "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D",
+           "GrowthSchedule", "ImagePool", "LogMagnitude", "MaskedMean", "MeanW",
+           "MinibatchDiscrimination", "MinibatchStdDev", "NoiseInjection", "NoiseMode",
+           "PhaseShuffle", "PixelNormalization", "PixelShuffle", "ReflectionPadding2D",
+           "SecondLatent", "StyleMixing", "maybe_spectral_norm"]

@@ -27,7 +27,8 @@ import keras
 from keras import layers
 
 from kgan.latent import LatentGAN
-from kgan.layers import BatchNormalization, ConditionalBatchNorm, GlobalSumPooling2D, maybe_spectral_norm
+from kgan.layers import (BatchNormalization, ConditionalBatchNorm, GlobalSumPooling2D,
+                         maybe_spectral_norm)
 from kgan.models.common import SYNC_BN, register_family_entries
 
 #: The references' BatchNorm (PyTorch's defaults: moving averages with momentum 0.9).
