@@ -34,6 +34,7 @@ def test_fused_training_call_matches_keras(shape, policy):
         layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
         layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
     x = tf.cast(x, fused.compute_dtype)
+    assert fused._fusable(x, None)  # the training calls below run the fused kernel
     tolerance = 1e-4 if policy == "float32" else 3e-2
     for ours, theirs in zip(_train_step(fused, x), _train_step(reference, x)):
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)

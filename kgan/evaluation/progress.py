@@ -61,8 +61,8 @@ class QualityTracker(keras.callbacks.Callback):
         if self.entry and not precision.is_float32(scored):
             scored = precision.float32_copy(scored, self.entry)
         scores = evaluate(scored, self.dataset, n=self.n)
-        row = {"epoch": epoch + 1, "train_seconds": round(self._train_seconds, 1),
-               "eval_seconds": round(time.perf_counter() - start, 1),
+        row = {"epoch": epoch + 1, "train_seconds": round(self._train_seconds, 3),
+               "eval_seconds": round(time.perf_counter() - start, 3),
                **{LOGGED[k]: float(scores[k]) for k in LOGGED if k in scores}}
         self.history.append(row)
         if logs is not None:
