@@ -40,7 +40,7 @@ flags.DEFINE_integer("epochs", None, "Epochs (default: the recipe's).")
 flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: the whole data).")
 
 
-def test_images(dataset, split="test", n=None):
+def split_images(dataset, split="test", n=None):
     """``(a, b)``: the first ``n`` (default all) images of each domain, in [-1, 1]."""
     (a, b), _ = data.load_arrays(dataset, split)
     return to_signed_unit(a[:n]), to_signed_unit(b[:n])
@@ -52,7 +52,7 @@ def train(name, out):
     keras.utils.set_random_seed(recipe["seed"])
     model = zoo.load(name, pretrained=False)
     dataset = data.load(cfg.dataset, "train", recipe["batch_size"], seed=recipe["seed"])
-    a, b = test_images(cfg.dataset, n=FLAGS.grid)
+    a, b = split_images(cfg.dataset, n=FLAGS.grid)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
         TranslationGrid(out / "samples", a, b, cycle=True),
@@ -88,7 +88,7 @@ def main(argv):
     if not FLAGS.publish:
         return
     cfg = zoo.info(name)
-    a, b = test_images(cfg.dataset)
+    a, b = split_images(cfg.dataset)
     judge, classes = DOMAIN_JUDGES[cfg.dataset]
     height, width = a.shape[1:3]
     scores = {"split": "test", **domain_transfer_scores(
