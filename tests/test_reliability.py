@@ -406,3 +406,29 @@ def test_backup_and_guard_under_two_replicas(tmp_path, monkeypatch, capsys):
         training.train("test_vanilla_gan", tmp_path / "nan", **{**args, "steps_per_epoch": 8})
     meta = json.loads((tmp_path / "nan" / "backup" / "training_metadata.json").read_text())
     assert meta["step"] == 2
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    """What large zoo entries publish: float16 arrays that load into the float32 model."""
+    model = kgan.zoo.load("test_pix2pix", pretrained=False)
+    full = zoo_weights.save_atomically(model, tmp_path / "full.weights.h5")
+    half = zoo_weights.save_atomically(model, tmp_path / "half.weights.h5", dtype="float16")
+    float32_bytes = 4 * sum(int(np.prod(w.shape)) for w in model.weights)
+    assert full.stat().st_size - half.stat().st_size >= 0.49 * float32_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.weights.h5", "half.weights.h5"]
+    loaded = kgan.zoo.load("test_pix2pix", pretrained=False)
+    zoo_weights.load_into(loaded, half)
+    for saved, read in zip(model.weights, loaded.weights):
+        assert read.dtype == "float32"
+        a, b = keras.ops.convert_to_numpy(saved), keras.ops.convert_to_numpy(read)
+        np.testing.assert_allclose(b, a.astype(np.float16).astype(np.float32), rtol=0, atol=0)
+        np.testing.assert_allclose(b, a, rtol=5e-4, atol=6e-8)
+
+
+def test_float16_storage_refuses_values_out_of_range(tmp_path):
+    model = kgan.zoo.load("test_dcgan", pretrained=False)
+    model.generator.weights[0].assign(np.full(model.generator.weights[0].shape, 1e6))
+    with pytest.raises(ValueError, match="beyond float16's range; publish this entry with "
+                                         "float32"):
+        zoo_weights.save_atomically(model, tmp_path / "x.weights.h5", dtype="float16")
+    assert list(tmp_path.iterdir()) == []

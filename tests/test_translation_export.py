@@ -245,3 +245,33 @@ def test_cyclegan_int8_filters_are_within_the_filter_bound(tmp_path):
         path = export.export_tflite(model, tmp_path, "int8", data, direction=direction)
         stats = export.compare(model, path, n=64, direction=direction)
         assert stats["mean_abs_error"] < bound, (direction, stats)
+
+
+def test_equalised_instance_norms_keep_the_float_outputs(pix2pix):
+    """The int8 export's copy of the U-Net: each convolution feeding an instance norm is
+    rescaled so its channels span [-1, 1] on the calibration images (one channel made 100x
+    wider first, as trained networks have), with the same float outputs."""
+    from kgan.export.tflite_layers import _InstanceNorm, tflite_friendly
+
+    network = pix2pix.generator
+    conv = network.get_layer("up0_conv")
+    saved = conv.kernel.numpy()
+    widened = saved.copy()
+    widened[:, :, 0] *= 100.0  # Conv2DTranspose kernels are (h, w, out, in)
+    conv.kernel.assign(widened)
+    try:
+        calibration = export.calibration_inputs(pix2pix, 32, seed=1)["source"]
+        plain = tflite_friendly(network, int8=True)
+        equalised = tflite_friendly(network, int8=True, calibration=calibration)
+        norms = [layer for layer in equalised.layers if isinstance(layer, _InstanceNorm)]
+        assert norms and all(np.ndim(layer.epsilon) == 1 for layer in norms)
+        probe = keras.Model(equalised.inputs, [layer.input for layer in norms])
+        for x in probe(calibration):
+            np.testing.assert_allclose(np.abs(x.numpy()).max(axis=(0, 1, 2)), 1.0, rtol=1e-5)
+        before = keras.Model(plain.inputs, plain.get_layer("up0_norm").input)(calibration)
+        widths = np.abs(before.numpy()).max(axis=(0, 1, 2))
+        assert widths[0] > 20 * np.median(widths)
+        np.testing.assert_allclose(equalised(calibration).numpy(), plain(calibration).numpy(),
+                                   atol=1e-5)
+    finally:
+        conv.kernel.assign(saved)

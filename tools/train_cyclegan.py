@@ -7,7 +7,7 @@
     KERAS_BACKEND=jax python tools/train_cyclegan.py cyclegan_sneaker2boot --nopublish
                   # train with fit on JAX; publish with --notrain on a TensorFlow machine
 
-A run writes into ``runs/<name>/``: ``backup/`` (``keras.callbacks.BackupAndRestore``:
+A run writes into ``runs/<name>/``: ``backup/`` (``kgan.callbacks.BackupAndRestore``:
 rerunning the same command after a kill resumes from the last finished epoch, with both
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
 a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
@@ -25,7 +25,7 @@ from pathlib import Path
 import keras
 from absl import app, flags
 
-from kgan import data, zoo
+from kgan import callbacks as kgan_callbacks, data, zoo
 from kgan.callbacks import TranslationGrid, save_translation_grid
 from kgan.evaluation.classifiers import to_signed_unit
 from kgan.evaluation.translation import DOMAIN_JUDGES, domain_transfer_scores
@@ -54,7 +54,7 @@ def train(name, out):
     dataset = data.load(cfg.dataset, "train", recipe["batch_size"], seed=recipe["seed"])
     a, b = split_images(cfg.dataset, n=FLAGS.grid)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+        kgan_callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
         TranslationGrid(out / "samples", a, b, cycle=True),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),

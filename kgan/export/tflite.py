@@ -149,7 +149,8 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
         network = exported_network(model, direction, size)
         multiple = size_multiple(exported_network(model, direction)) if size == DYNAMIC else 1
-        generator = tflite_friendly(network, int8=quantize == "int8")
+        generator = tflite_friendly(network, int8=quantize == "int8",
+                                    calibration=_network_inputs(representative_data))
         archive = keras.export.ExportArchive()
         archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
@@ -160,6 +161,13 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
         with warnings.catch_warnings():  # calibration runs the deprecated tf.lite.Interpreter
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
             return converter.convert()
+
+
+def _network_inputs(representative_data):
+    """The calibration images a one-input network (an image filter) reads, else None."""
+    if representative_data is None or len(representative_data) != 1:
+        return None
+    return next(iter(representative_data.values()))
 
 
 def _configure(converter, quantize, representative_data, uint8_io):

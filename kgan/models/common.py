@@ -86,14 +86,15 @@ def register_family_entries(cls, family, paper, entries, model_kwargs, test_kwar
 
 
 def register_entry(cls, family, paper, name, dataset, image_shape, model_kwargs, recipe,
-                   weights=None, sha256=None, latent_dim=0, num_classes=0):
+                   weights=None, sha256=None, latent_dim=0, num_classes=0,
+                   weights_dtype="float32"):
     """Registers one entry of a family whose entries do not follow
     :func:`register_family_entries` (image-to-image families: no latent space, no classes;
     3D-GAN's voxel grids): it builds with ``cls.build(image_shape, **model_kwargs)``."""
     cfg = ZooCfg(name=name, family=family, dataset=dataset, image_shape=tuple(image_shape),
                  latent_dim=latent_dim, num_classes=num_classes, weights=weights,
-                 sha256=sha256, model_kwargs=dict(model_kwargs), recipe={"seed": 0, **recipe},
-                 paper=paper)
+                 sha256=sha256, weights_dtype=weights_dtype, model_kwargs=dict(model_kwargs),
+                 recipe={"seed": 0, **recipe}, paper=paper)
 
     @register_model(cfg)
     def factory(cfg, **overrides):

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kgan import data, precision, zoo
+from kgan import callbacks as kgan_callbacks, data, precision, zoo
 from kgan.data.sets import module
 from kgan.data.sets.fashion_x4 import bicubic
 from kgan.evaluation.translation import super_resolution_scores
@@ -27,7 +27,7 @@ def train_stages(name, out_dir, pretrain_epochs=None, epochs=None, steps_per_epo
 
     Stage 1 (``compile(stage="pretrain")``) writes ``out_dir/pretrain.weights.h5`` when
     done; stage 2 starts from it with the recipe's ``compile``. Each stage keeps a
-    ``keras.callbacks.BackupAndRestore`` folder, so a killed run restarted with the same
+    ``kgan.callbacks.BackupAndRestore`` folder, so a killed run restarted with the same
     arguments resumes where it stopped (a finished stage 1 is skipped), and appends to
     ``<stage>_history.csv``; ``samples/`` gets an ``input | bicubic | output | target``
     grid per epoch.
@@ -58,8 +58,7 @@ def _train_stages(cfg, out, pretrain_epochs, epochs, steps_per_epoch, data_dir, 
         if stage == "gan":
             zoo_weights.load_into(model, pretrained)
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(out / f"{stage}_backup"),
-                                             delete_checkpoint=False),
+            kgan_callbacks.BackupAndRestore(out / f"{stage}_backup", delete_checkpoint=False),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.CSVLogger(str(out / f"{stage}_history.csv"), append=True),
             keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs, m=model, s=stage:

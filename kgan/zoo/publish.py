@@ -1,8 +1,8 @@
 """Publishing a trained model as a zoo entry: weights, sample grid and ``card.json``.
 
 The published weights hold the generator (its EMA weights when trained with an EMA) and the
-discriminator, without optimizer slots, so an entry stays a few MB; ``kgan.zoo.load``
-compiles fresh optimizers from the recipe for fine-tuning.
+discriminator, without optimizer slots and, for the largest entries, in float16, so an entry
+stays small; ``kgan.zoo.load`` compiles fresh optimizers from the recipe for fine-tuning.
 """
 
 import json
@@ -141,16 +141,16 @@ def check_outputs(model, inputs):
 _BARE_MODELS = {}
 
 
-def save_entry_weights(model, name, path):
+def save_entry_weights(model, name, path, dtype="float32"):
     """Writes what a zoo entry publishes: G (its EMA weights when it has them) and D, no
-    optimizer slots, via a bare copy of the entry. Written to a temporary file and renamed,
-    so a run killed mid-save keeps the previous file."""
+    optimizer slots, via a bare copy of the entry, stored as ``dtype``. Written to a
+    temporary file and renamed, so a run killed mid-save keeps the previous file."""
     if name not in _BARE_MODELS:  # built once: training runs call this every epoch
         _BARE_MODELS[name] = registry.create(name)
     bare = _BARE_MODELS[name]
     with model.inference_weights():
         bare.set_weights(model.get_weights())
-    return zoo_weights.save_atomically(bare, path)
+    return zoo_weights.save_atomically(bare, path, dtype)
 
 
 def sample_grid(model, path):
@@ -197,7 +197,7 @@ def translation_grid(model, dataset, path, n=10):
     from kgan.translation import comparison_images, paired_preview
 
     images, rows = comparison_images(model, *paired_preview(dataset, n))
-    return save_grid(path, images, rows=rows, scale=3)
+    return save_grid(path, images, rows=rows, scale=max(1, 96 // images.shape[1]))
 
 
 def publish(model, name, training, metrics=None, samples=None, extra=None):
@@ -217,7 +217,8 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
     """
     cfg = registry.info(name)
     folder = cfg.entry_dir
-    weights = save_entry_weights(model, name, folder / f"{name}.weights.h5")
+    weights = save_entry_weights(model, name, folder / f"{name}.weights.h5",
+                                 cfg.weights_dtype)
     from kgan.translation import TranslationGAN
 
     text_model = getattr(model, "text_encoder", None) is not None
@@ -242,6 +243,7 @@ def publish(model, name, training, metrics=None, samples=None, extra=None):
         "weights": weights.name,
         "sha256": zoo_weights.sha256_of(weights),
         "size_bytes": weights.stat().st_size,
+        "weights_dtype": cfg.weights_dtype,
         "recipe": {**cfg.recipe, "model_kwargs": cfg.model_kwargs,
                    "compile_resolved": model.get_compile_config()},
         "training": {"date": time.strftime("%Y-%m-%d"), **training},

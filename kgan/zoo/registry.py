@@ -32,6 +32,8 @@ class ZooCfg(EntryFiles):
         weights: file name of the published weights in ``zoo/<name>/`` (None: no weights).
         sha256: hex digest of the weights file, checked on every load.
         url: optional remote copy of the weights, downloaded once into ``$KGAN_HOME``.
+        weights_dtype: how the published file stores the weights: ``"float16"`` halves a
+            large entry's file, and loading casts it back to the model's float32.
         model_kwargs: keyword arguments of the family's builder.
         recipe: training recipe: ``compile`` arguments, ``epochs``, ``batch_size``, ``seed``.
         paper, license: provenance shown on the card.
@@ -46,6 +48,7 @@ class ZooCfg(EntryFiles):
     weights: str = None
     sha256: str = None
     url: str = None
+    weights_dtype: str = "float32"
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     recipe: dict = dataclasses.field(default_factory=dict)
     paper: str = ""
