@@ -523,14 +523,15 @@ def test_cli_exports_a_sized_colour_filter_that_apply_filter_runs(colour, tmp_pa
 ])
 def test_photo_entries_are_the_papers_networks(name, g_params, d_params, patches):
     cfg = kgan.zoo.info(name)
-    assert cfg.image_shape == (256, 256, 3) and not cfg.weights
+    assert cfg.image_shape == (256, 256, 3)
     model = kgan.zoo.load(name, pretrained=False, compile=False)
     assert model.source_shape() == (256, 256, 3)
     assert model.generator.count_params() == pytest.approx(g_params, rel=1e-3)
     assert model.discriminator.count_params() == pytest.approx(d_params, rel=1e-3)
     assert model.discriminator.output_shape[1:3] == patches
-    with pytest.raises(ValueError, match="no published weights yet"):
-        kgan.zoo.load(name)
+    if not cfg.weights:  # an entry still in training says so instead of loading noise
+        with pytest.raises(ValueError, match="no published weights yet"):
+            kgan.zoo.load(name)
 
 
 def test_a_translation_run_is_published_from_its_own_outputs(tmp_path):

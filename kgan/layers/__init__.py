@@ -6,6 +6,7 @@ from kgan.layers.batch_norm import BatchNormalization
 from kgan.layers.conditional_norm import ConditionalBatchNorm
 from kgan.layers.conditioning import ConditioningAugmentation
 from kgan.layers.equalized import EqualizedConv2D, EqualizedDense, PixelNormalization
+from kgan.layers.group_norm import GroupNormalization
 from kgan.layers.image_pool import ImagePool
 from kgan.layers.minibatch import MinibatchDiscrimination, MinibatchStdDev
 from kgan.layers.padding import ReflectionPadding2D
@@ -27,8 +28,9 @@ def maybe_spectral_norm(layer, enabled):
     return keras.layers.SpectralNormalization(layer) if enabled else layer
 
 
-__all__ = ["AdaIN", "BatchNormalization", "ConditionalBatchNorm", "ConditioningAugmentation",
-           "ConstantInput", "EqualizedConv2D", "EqualizedDense", "FadeIn", "GlobalSumPooling2D",
+__all__ = ["AdaIN", "BatchNormalization", "ConditionalBatchNorm",
+           "ConditioningAugmentation", "ConstantInput", "EqualizedConv2D",
+           "EqualizedDense", "FadeIn", "GlobalSumPooling2D", "GroupNormalization",
            "GrowthSchedule", "ImagePool", "LogMagnitude", "MaskedMean", "MeanW",
            "MinibatchDiscrimination", "MinibatchStdDev", "NoiseInjection", "NoiseMode",
            "PhaseShuffle", "PixelNormalization", "PixelShuffle", "ReflectionPadding2D",

@@ -3,8 +3,8 @@
 instance norm of the image-to-image families."""
 
 import keras
-from keras import layers
 
+from kgan import layers as kgan_layers
 from kgan.zoo.registry import ZooCfg, register_family, register_model
 
 #: BatchNorm statistics over the global batch under tf.distribute, so N replicas train like
@@ -16,8 +16,9 @@ SYNC_BN = keras.backend.backend() == "tensorflow"
 
 def instance_norm(name=None):
     """Instance normalization (per image and channel) as pix2pix's and CycleGAN's networks use
-    it: ``GroupNormalization`` with one group per channel."""
-    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+    it: ``GroupNormalization`` with one group per channel (kgan's, which trains through
+    TensorFlow's fused kernel)."""
+    return kgan_layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
 
 
 #: Image shape and number of classes of each data set kgan trains on.

@@ -9,7 +9,7 @@ to its input is the *cycle*: ``G_ba(G_ab(a))`` must give ``a`` back (and ``G_ab(
 
 * generators: Johnson et al.'s ResNet: reflection-padded 7x7 conv, two stride-2 convs down,
   ``n_blocks`` residual blocks, two stride-2 transposed convs up, 7x7 conv to tanh, with
-  instance norm (``keras.layers.GroupNormalization(groups=-1)``) and ReLU;
+  instance norm (``kgan.layers.GroupNormalization(groups=-1)``) and ReLU;
 * discriminators: PatchGAN (4x4 convs, stride 2, 2, 1, LeakyReLU 0.2, instance norm after
   the first), one least-squares real/fake output per patch;
 * least-squares adversarial loss (Mao et al. 2017): G minimises ``(D(G(x)) - 1)^2``, D
