@@ -130,9 +130,9 @@ def equalize_instance_norms(network, inputs, batch_size=8):
     int8 activations have one scale per tensor, set by its widest channel. Instance norm
     then stretches every channel to unit variance, and with it the quantization noise of
     the narrow ones: in pix2pix_facades' last decoder norm the widest channel reaches 144
-    while the median channel's deviation is 1.9, so the int8 steps (1.1) were 16 % of a
-    typical channel's deviation before the norm and 4 % after this rescaling (cross-layer
-    equalisation, Nagel et al. 2019, here into the norm). Instance norm ignores a positive
+    while the median channel's deviation is 1.9, so the rounding noise of its int8 steps
+    (1.1) was 16 % of a typical channel's deviation, and 4 % after this rescaling
+    (cross-layer equalisation, Nagel et al. 2019, here into the norm). Instance norm ignores a positive
     scale ``s`` of its input channel apart from epsilon: ``(s x - s m) / sqrt(s^2 v +
     s^2 eps)`` is the norm of ``x``. Convolution kernels are quantized per output channel,
     so the rescaled kernels lose nothing.

@@ -6,7 +6,7 @@ pix2pix and CycleGAN normalise each image's channels on their own (instance norm
 group reshape, moments, normalize, cast back, and the same walk for the gradient), which on
 this project's CPUs costs more than the convolutions around it: one layer's forward and
 backward pass in mixed bfloat16 measured 79 ms on a ``(1, 256, 256, 64)`` image, against
-37 ms for a 3x3 convolution of it and 16 ms for ``FusedBatchNormV3``. Batch norm over a
+37 ms for a 3x3 convolution of it and 16 ms for ``FusedBatchNormV3`` (on shared cores). Batch norm over a
 batch of one image *is* instance norm, so a one-image batch goes to the fused kernel as it
 is; larger batches become one image whose channels are every image's channels
 (``(N, H, W, C) -> (1, H, W, N*C)``, a transpose each way: 2.2x faster at batch 4).
