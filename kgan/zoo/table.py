@@ -137,12 +137,12 @@ def _quality(card, kind):
                     f"{_pct(m['a_called_b_untranslated'])} / "
                     f"{_pct(m['b_called_a_untranslated'])}), cycle L1 "
                     f"{m['cycle_l1_a']:.3f} / {m['cycle_l1_b']:.3f}")
-        base = m["identity"]
         if "classifier_accuracy" not in m:  # photos: no classifier, a nearest-photo baseline
             near = m["nearest_training_target"]
             return (f"L1 {m['l1']:.3f}, PSNR {m['psnr']:.1f} dB, SSIM {m['ssim']:.3f} "
                     f"(nearest training photo {near['l1']:.3f}, {near['psnr']:.1f} dB, "
                     f"{near['ssim']:.3f})")
+        base = m["identity"]
         return (f"L1 {m['l1']:.3f}, SSIM {m['ssim']:.3f} (identity {base['l1']:.3f}, "
                 f"{base['ssim']:.3f}), classifier acc. {_pct(m['classifier_accuracy'])} "
                 f"(inputs {_pct(base['classifier_accuracy'])})")
