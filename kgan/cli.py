@@ -21,7 +21,7 @@
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER] [--size HxW]
-                (image-to-image filters)
+                (image-to-image filters) [--int8_percentile 99.99]
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
 missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; a
@@ -91,6 +91,9 @@ flags.DEFINE_string("direction", None, "export --tflite: which direction of an i
 flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input size of an "
                     "image-to-image filter, when not the model's own; --tflite float32 / "
                     "float16: 'dynamic' for any size.")
+flags.DEFINE_float("int8_percentile", 99.99, "export --quantize int8: percentile of each "
+                   "activation's calibration values that sets its range (100: min/max); "
+                   "kgan.export.int8_ranges.DEFAULT_PERCENTILE.")
 flags.DEFINE_string("calibration_dir", None, "export: int8 calibration images of an "
                     "image-to-image model from this folder (default: the entry's data set).")
 
@@ -301,7 +304,7 @@ def _cmd_export(args):
                 if FLAGS.quantize == "int8" and FLAGS.size != "dynamic" else None)
         path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
                                     FLAGS.overwrite, direction=FLAGS.direction,
-                                    size=FLAGS.size)
+                                    size=FLAGS.size, percentile=FLAGS.int8_percentile)
     stats = export.compare(model, path, direction=FLAGS.direction)
     print(f"wrote {path} ({export.size_bytes(path) / 1024:.0f} KiB); against Keras on 32 "
           f"{stats['compared_on']}: mean |error| {stats['mean_abs_error']:.2g}, "

@@ -236,11 +236,12 @@ def test_cyclegan_and_srgan_export_as_filters(tmp_path, name, direction):
 
 @pytest.mark.slow
 def test_cyclegan_int8_filters_are_within_the_filter_bound(tmp_path):
-    """Both directions of the published CycleGAN as full-integer filters: instance norm as
-    x * a + b (kgan.export.tflite_layers) keeps them within 0.035 of the float model (it
-    was 0.058 a2b with the subtract-then-scale form)."""
+    """Both directions of the published CycleGAN as full-integer filters, within the
+    filter bound (0.035) and below what the last rewrite gained on: a2b was 0.058 with the
+    subtract-then-scale norm, 0.027 with x * a + b (kgan.export.tflite_layers) and min/max
+    ranges, 0.022 with 99.99 % ranges (kgan.export.int8_ranges); b2a 0.014."""
     model = kgan.zoo.load("cyclegan_sneaker2boot")
-    for direction, bound in (("a2b", 0.035), ("b2a", 0.02)):
+    for direction, bound in (("a2b", 0.025), ("b2a", 0.02)):
         data = export.calibration_inputs(model, 256, 0, direction)
         path = export.export_tflite(model, tmp_path, "int8", data, direction=direction)
         stats = export.compare(model, path, n=64, direction=direction)

@@ -35,6 +35,7 @@ from kgan.export.graph import (SERVING_SIGNATURE, exported_images, exported_netw
                                from_uint8, input_specs, padded_images, to_uint8)
 from kgan.export.inputs import (check_filter_size, check_inputs, check_model, check_name,
                                 refuse_existing)
+from kgan.export.int8_ranges import DEFAULT_PERCENTILE, quantize_with_percentiles
 from kgan.export.tflite_layers import tflite_friendly
 from kgan.translation import DYNAMIC, TranslationGAN, size_multiple
 
@@ -42,7 +43,8 @@ QUANTIZATIONS = ("none", "float16", "int8")
 
 
 def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
-                  overwrite=False, name=None, direction=None, size=None):
+                  overwrite=False, name=None, direction=None, size=None,
+                  percentile=DEFAULT_PERCENTILE):
     """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
 
     Image-to-image models export one filter per file: ``source`` -> ``image``, the default
@@ -72,6 +74,10 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
             to that multiple and crops the output back (interpreters size it per call).
         overwrite: replace an existing file (otherwise FileExistsError).
         name: file name stem; defaults to ``model.name``.
+        percentile: int8 only, in (50, 100]: each large activation's range is the mean
+            per-image ``100 - percentile`` .. ``percentile`` percentiles on
+            ``representative_data`` (:mod:`kgan.export.int8_ranges`); 100 keeps TFLite's
+            min/max ranges.
 
     Returns:
         ``Path`` of the ``.tflite`` file.
@@ -94,6 +100,9 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         raise ValueError(
             "int8 quantization needs representative_data to calibrate the value ranges, "
             "e.g. kgan.export.calibration_inputs(model).")
+    if not 50.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must be in (50, 100] (100: the calibration's min/max "
+                         f"ranges); received {percentile!r}.")
     translator = isinstance(model, TranslationGAN)
     if quantize != "int8" and (representative_data is not None or (uint8_io and not translator)):
         raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
@@ -113,7 +122,8 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     suffix = "_uint8" if uint8_io else ""
     path = Path(out_dir) / f"{stem}_{_file_tag(quantize)}{suffix}.tflite"
     refuse_existing(path, overwrite)
-    content = _convert(model, quantize, representative_data, uint8_io, direction, size)
+    content = _convert(model, quantize, representative_data, uint8_io, direction, size,
+                       percentile)
     if quantize == "int8":
         _check_integer_only(content)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +137,8 @@ def _file_tag(quantize):
     return "float32" if quantize == "none" else quantize
 
 
-def _convert(model, quantize, representative_data, uint8_io, direction=None, size=None):
+def _convert(model, quantize, representative_data, uint8_io, direction=None, size=None,
+             percentile=100.0):
     """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes).
 
     Float filters with ``uint8_io`` convert pixels in the graph (``pixels``); int8 files get
@@ -160,6 +171,10 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
         _configure(converter, quantize, representative_data, uint8_io)
         with warnings.catch_warnings():  # calibration runs the deprecated tf.lite.Interpreter
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            if quantize == "int8" and percentile < 100.0:
+                edges = tf.uint8 if uint8_io else tf.float32
+                return quantize_with_percentiles(converter, representative_data,
+                                                 SERVING_SIGNATURE, percentile, edges, edges)
             return converter.convert()
 
 
