@@ -84,8 +84,9 @@ flags.DEFINE_boolean("uint8_io", False, "export: SavedModel adds an image_uint8 
                      "image filters take and return uint8 pixels in every --quantize.")
 flags.DEFINE_integer("version", 1, "export: SavedModel version directory.", lower_bound=1)
 flags.DEFINE_boolean("overwrite", False, "export: replace an existing version / file.")
-flags.DEFINE_integer("calibration_samples", 256, "export: latents calibrating int8 ranges.",
-                     lower_bound=1)
+flags.DEFINE_integer("calibration_samples", None, "export: inputs calibrating int8 ranges "
+                     "(default: 256 latents, or source images holding about 2 M pixels: 32 "
+                     "at 256x256; kgan.export.calibration_inputs).", lower_bound=1)
 flags.DEFINE_string("direction", None, "export --tflite: which direction of an image-to-image "
                     "model to write (default: its first; SavedModels hold every direction).")
 flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input size of an "

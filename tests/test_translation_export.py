@@ -129,6 +129,15 @@ def test_calibration_from_a_folder(pix2pix, tmp_path):
         export.calibration_inputs(pix2pix, 10, folder=tmp_path / "pictures" / "..")
 
 
+def test_default_calibration_holds_about_two_million_pixels(pix2pix):
+    """32 photos at 256x256 (kgan.export.CALIBRATION_PIXELS), between 8 and 256 images."""
+    assert len(export.calibration_inputs(pix2pix)["source"]) == 256  # 32x32: the cap
+    assert export.calibration_inputs(pix2pix, size=(256, 256))["source"].shape[0] == 32
+    assert export.calibration_inputs(pix2pix, size=(1024, 1024))["source"].shape[0] == 8
+    generator = kgan.zoo.load("test_dcgan", pretrained=False)
+    assert len(export.calibration_inputs(generator)["latent"]) == 256
+
+
 def test_bad_filter_inputs(pix2pix, tmp_path):
     with pytest.raises(ValueError, match=r"Unknown direction 'b2a'"):
         export.export_tflite(pix2pix, tmp_path, direction="b2a")

@@ -13,6 +13,8 @@ EMA weights when it has them. One module per concern:
   bytes, per direction);
 * :mod:`kgan.export.tflite` and :mod:`kgan.export.tflite_layers`: the converter, float16 and
   full-integer int8 files, and the layers swapped in so the converter can lower a generator;
+* :mod:`kgan.export.int8_ranges`: int8 activation ranges at a percentile of the calibration
+  values instead of their min and max;
 * :mod:`kgan.export.compare`: an export's error against Keras, latency and size.
 
 ``tools/apply_filter.py`` runs an exported filter on a photo without kgan (numpy, Pillow
@@ -34,11 +36,12 @@ Example:
 from kgan.export.compare import compare, size_bytes, translate_at
 from kgan.export.graph import (SEED_SIGNATURE, SERVING_SIGNATURE, TRUNCATED_SIGNATURE,
                                seed_latents)
-from kgan.export.inputs import EXPORT_FORMATS, calibration_inputs, folder_images, load_exportable
+from kgan.export.inputs import (CALIBRATION_PIXELS, EXPORT_FORMATS, calibration_inputs,
+                                folder_images, load_exportable)
 from kgan.export.savedmodel import export_savedmodel, write_models_config
 from kgan.export.tflite import QUANTIZATIONS, export_tflite, run_tflite
 
-__all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "SEED_SIGNATURE", "SERVING_SIGNATURE",
+__all__ = ["CALIBRATION_PIXELS", "EXPORT_FORMATS", "QUANTIZATIONS", "SEED_SIGNATURE", "SERVING_SIGNATURE",
            "TRUNCATED_SIGNATURE", "calibration_inputs", "compare", "export_savedmodel",
            "export_tflite", "folder_images", "load_exportable", "run_tflite", "seed_latents",
            "size_bytes", "translate_at", "write_models_config"]
