@@ -99,6 +99,17 @@ def test_gan_stage_reports_content_and_adversarial_terms():
     assert int(m.d_optimizer.iterations) == 2
 
 
+def test_pixel_weight_adds_the_pixel_mse_to_the_generator_loss(tmp_path):
+    """content="mse" is the pixel MSE itself, so with no adversarial term and pixel_weight
+    1 the generator's loss is twice the MSE, step by step; the weight round-trips."""
+    m = model("gan", content="mse", adversarial_weight=0.0, pixel_weight=1.0)
+    logs = {k: v[-1] for k, v in m.fit(tiny_pairs(m), epochs=1, steps_per_epoch=2,
+                                         verbose=0).history.items()}
+    assert np.isclose(logs["g_loss"], 2 * logs["mse"], rtol=1e-5), logs
+    m.save(tmp_path / "sr.keras")
+    assert keras.saving.load_model(tmp_path / "sr.keras", safe_mode=True).pixel_weight == 1.0
+
+
 def test_fit_rejects_unpaired_or_misshapen_batches(tiny_images):
     m = model("pretrain")
     images = tiny_images[0].astype("float32") / 127.5 - 1.0
@@ -197,6 +208,7 @@ def test_translate_checks_shapes_and_there_is_no_generate():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(stage="finetune"), "stage must be one of pretrain, gan; received 'finetune'"),
     (dict(adversarial_weight=-1.0), "adversarial_weight must be >= 0"),
+    (dict(pixel_weight=-0.5), "pixel_weight must be >= 0"),
     (dict(d_steps=2), "SRGAN trains with d_steps=1 .*received d_steps=2"),
     (dict(content="vgg16"), "Unknown content network 'vgg16'"),
 ])

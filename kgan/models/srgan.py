@@ -16,7 +16,8 @@ Training has two stages, both plain ``fit()`` on ``(low_res, high_res)`` batches
 * ``"gan"``: the perceptual loss ``content + adversarial_weight * adversarial`` for G (the
   content loss is the MSE between features of a frozen network on SR and HR images, the
   adversarial one the non-saturating ``-log D(G(lr))`` with weight 1e-3) and the usual
-  cross-entropy for D.
+  cross-entropy for D. ``pixel_weight`` adds the pixel MSE to G's loss (0 in the paper),
+  as ESRGAN adds its L1 term: a content network weaker than VGG19 leaves colours free.
 
 The paper's content network is VGG19 (ImageNet weights), which cannot be downloaded on
 machines without a network and sees 28x28 grey images as tiny blurry RGB. So the default
@@ -132,7 +133,7 @@ class SRGAN(TranslationGAN):
 
     compile_defaults = dict(TranslationGAN.compile_defaults, learning_rate=1e-4)
     compile_config_attributes = ("stage", "content", "content_layer", "vgg19_weights",
-                                 "adversarial_weight")
+                                 "adversarial_weight", "pixel_weight")
     #: Trackers reported in each stage.
     STAGE_METRICS = {
         "pretrain": ("mse", "psnr"),
@@ -163,7 +164,8 @@ class SRGAN(TranslationGAN):
 
     # ------------------------------------------------------------------ compile
     def compile(self, stage="gan", content="classifier_fashion_mnist", content_layer=None,
-                vgg19_weights=None, adversarial_weight=1e-3, learning_rate=None, **kwargs):
+                vgg19_weights=None, adversarial_weight=1e-3, pixel_weight=0.0,
+                learning_rate=None, **kwargs):
         """Chooses the training stage and the losses; other arguments go to ``GAN.compile``
         (``d_optimizer``, ``g_optimizer``, ``learning_rate`` defaults: Adam(1e-4, 0.9)).
 
@@ -174,6 +176,10 @@ class SRGAN(TranslationGAN):
             content_layer: its feature layer (default: the one in ``CONTENT_LAYERS``).
             vgg19_weights: weights for ``content="vgg19"`` (see :func:`content_network`).
             adversarial_weight: weight of the adversarial term in G's loss (1e-3).
+            pixel_weight: weight of the pixel MSE added to G's loss in the GAN stage (0, the
+                paper's loss). ``srgan_photos_x4`` uses 1: with the CIFAR-10 classifier's
+                features as content, 300 GAN steps without it tinted edges magenta and
+                green and blew out whites (docs/zoo/srgan_photos_x4.md).
             learning_rate: of the default Adam optimizers (1e-4, beta_1 0.9, as the paper).
             **kwargs: ``GAN.compile``'s ``d_optimizer``, ``g_optimizer``, ``loss`` (of the
                 adversarial game, non-saturating by default), ``ema_decay`` and Keras'
@@ -181,8 +187,10 @@ class SRGAN(TranslationGAN):
         """
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}; received {stage!r}.")
-        if adversarial_weight < 0:
-            raise ValueError(f"adversarial_weight must be >= 0; received {adversarial_weight!r}.")
+        for key, weight in (("adversarial_weight", adversarial_weight),
+                            ("pixel_weight", pixel_weight)):
+            if weight < 0:
+                raise ValueError(f"{key} must be >= 0; received {weight!r}.")
         for key, plain in (("d_steps", 1), ("gp_weight", 0), ("r1_weight", 0),
                            ("update", "alternating")):
             if kwargs.get(key, plain) not in (None, plain):
@@ -204,13 +212,15 @@ class SRGAN(TranslationGAN):
         self.content_layer = content_layer
         self.vgg19_weights = vgg19_weights
         self.adversarial_weight = float(adversarial_weight)
+        self.pixel_weight = float(pixel_weight)
         self._content_net = _Frozen(net)
         self._active_metric_names = self.STAGE_METRICS[stage]
 
     # ------------------------------------------------------------------ training
     def _gan_step(self, data):
         """One step: in the ``"gan"`` stage D's update on the one generator pass G(source),
-        then G on content + ``adversarial_weight`` * adversarial; in ``"pretrain"`` G on
+        then G on content + ``adversarial_weight`` * adversarial (+ ``pixel_weight`` *
+        MSE); in ``"pretrain"`` G on
         the MSE alone."""
         source, target = self._prepare_pair(data)
         _, num_replicas = self._replica_info()
@@ -227,7 +237,8 @@ class SRGAN(TranslationGAN):
                 self._discriminator_update(target, ops.stop_gradient(fake), num_replicas)
                 content = self._content_loss(fake, target, mse)
                 adversarial = self.generator_loss_fn(self._d(fake))
-                g_loss = content + self.adversarial_weight * adversarial
+                g_loss = (content + self.adversarial_weight * adversarial
+                          + self.pixel_weight * mse)
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
             return (scaled,), (mse, g_loss, content, adversarial)
 
@@ -310,15 +321,17 @@ _register("srgan_fashion_x4", "fashion_x4", (28, 28, 1),
 #: Colour photos, 32x32 -> 128x128: the paper's networks (16 residual blocks of 64
 #: filters; the 8-convolution VGG-style D with a 1024-unit dense layer), content features of
 #: the project's CIFAR-10 classifier (VGG19's ImageNet weights are not on these machines).
-#: Far fewer steps than the paper's 10^6 + 10^5, sized for a lent GPU or resumed CPU runs.
+#: Far fewer steps than the paper's 10^6 + 10^5: 3,000 + 600, what one 3-hour session of
+#: two CPU cores trains (runs do not outlive a session's checkout, docs/zoo/srgan_photos_x4.md).
 _register("srgan_photos_x4", "photos_x4", (128, 128, 3),
           dict(scale=4, width=64, blocks=16, d_width=64, d_depth=4, d_dense=1024),
           dict(batch_size=16, seed=0, precision="bfloat16",
-               pretrain=dict(epochs=20, steps_per_epoch=500,
+               pretrain=dict(epochs=6, steps_per_epoch=500,
                              compile=dict(stage="pretrain", learning_rate=2e-4)),
-               epochs=10, steps_per_epoch=500,
+               epochs=2, steps_per_epoch=300,
                compile=dict(stage="gan", content="classifier_cifar10",
-                            adversarial_weight=1e-3, learning_rate=1e-4)))
+                            adversarial_weight=1e-3, pixel_weight=1.0, learning_rate=1e-4)),
+          weights_dtype="float16")
 _register("test_srgan", "fashion_x4", (28, 28, 1),
           dict(scale=4, width=4, blocks=1, d_width=4, d_depth=2, d_dense=8),
           dict(_RECIPE, epochs=1, steps_per_epoch=2,
