@@ -331,7 +331,8 @@ _register("srgan_photos_x4", "photos_x4", (128, 128, 3),
                epochs=2, steps_per_epoch=300,
                compile=dict(stage="gan", content="classifier_cifar10",
                             adversarial_weight=1e-3, pixel_weight=1.0, learning_rate=1e-4)),
-          weights_dtype="float16")
+          weights="srgan_photos_x4.weights.h5", weights_dtype="float16",
+          sha256="e570183a09d2410f0708a53ef4a65ea083469054336fa8cb4e4a5df342a05f91")
 _register("test_srgan", "fashion_x4", (28, 28, 1),
           dict(scale=4, width=4, blocks=1, d_width=4, d_depth=2, d_dense=8),
           dict(_RECIPE, epochs=1, steps_per_epoch=2,

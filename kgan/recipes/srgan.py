@@ -113,6 +113,12 @@ def save_triplets(model, low_res, high_res, path):
                      rows=len(low_res), scale=max(1, 84 // size[0]))
 
 
+#: What the rows of :func:`sample_triplets`' grid are, per data set.
+_SAMPLE_ROWS = {None: "test images, one per class",
+                "photos_x4": "the 3 most detailed of the first 48 test crops of each source "
+                             "(facade, horse, zebra)"}
+
+
 def publish(model, name, run_dir, wall_seconds):
     """Writes ``zoo/<name>/``: the weights (G and D, no optimizer state), ``samples.png``
     (``input | bicubic | output | target``, one test image per class) and ``card.json`` with
@@ -133,8 +139,9 @@ def publish(model, name, run_dir, wall_seconds):
         "source_shape": list(model.source_shape()),
         "params": {"generator": int(model.generator.count_params()),
                    "discriminator": int(model.discriminator.count_params())},
-        "samples": f"samples.png (rows: test images, one per class; columns: {low} input "
-                   f"shown nearest, bicubic, SRGAN output, {high} target)",
+        "samples": f"samples.png (rows: {_SAMPLE_ROWS.get(cfg.dataset, _SAMPLE_ROWS[None])}; "
+                   f"columns: {low} input shown nearest, bicubic, SRGAN output, {high} "
+                   "target)",
         "metrics_note": f"Test split ({figures['images']:,} pairs). PSNR/SSIM on [0, 1] "
                         f"images against the {high} targets (tf.image.psnr / tf.image.ssim). "
                         f"feature_distance: mean squared difference of "

@@ -126,11 +126,14 @@ def _quality(card, kind):
             parts.insert(0, f"label acc. {_pct(m['label_accuracy'])}")
         return ", ".join(parts)
     if kind == "translation":
-        if "srgan" in m:
+        if "srgan" in m:  # judged by a classifier's accuracy, or photos by feature distance
             model, base = m["srgan"], m["bicubic"]
-            return (f"PSNR {model['psnr']:.1f} dB, SSIM {model['ssim']:.3f}, classifier acc. "
-                    f"{_pct(model['classifier_accuracy'])} (bicubic {base['psnr']:.1f} dB, "
-                    f"{base['ssim']:.3f}, {_pct(base['classifier_accuracy'])})")
+            key, label, show = (("classifier_accuracy", "classifier acc.", _pct)
+                                if "classifier_accuracy" in model else
+                                ("feature_distance", "feature dist.", lambda x: f"{x:.3f}"))
+            return (f"PSNR {model['psnr']:.1f} dB, SSIM {model['ssim']:.3f}, {label} "
+                    f"{show(model[key])} (bicubic {base['psnr']:.1f} dB, {base['ssim']:.3f}, "
+                    f"{show(base[key])})")
         if "a2b_target_share" in m:
             return (f"target class a2b / b2a {_pct(m['a2b_target_share'])} / "
                     f"{_pct(m['b2a_target_share'])} (untranslated "
