@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.lite.tools import flatbuffer_utils
 
+import kgan
+from kgan import export
 from kgan.export.int8_ranges import narrow_ranges, quantize_with_percentiles
-
-PIXELS = 64 * 64
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,6 @@ def _calibrated(saved, data):
 
 
 def _ranges(content):
-    from tensorflow.lite.tools import flatbuffer_utils
-
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     return {(t.name.decode() if isinstance(t.name, bytes) else t.name):
             (float(t.quantization.min[0]), float(t.quantization.max[0]), int(np.prod(t.shape)))
@@ -93,9 +92,6 @@ def test_percentile_ranges_quantize_typical_values_finer(saved):
 
 
 def test_percentile_out_of_range_is_refused_before_converting(tmp_path):
-    import kgan
-    from kgan import export
-
     model = kgan.zoo.load("test_dcgan", pretrained=False)
     data = export.calibration_inputs(model, 2)
     for bad in (100.5, 50, -1):

@@ -41,7 +41,7 @@ from kgan.export.inputs import (CALIBRATION_PIXELS, EXPORT_FORMATS, calibration_
 from kgan.export.savedmodel import export_savedmodel, write_models_config
 from kgan.export.tflite import QUANTIZATIONS, export_tflite, run_tflite
 
-__all__ = ["CALIBRATION_PIXELS", "EXPORT_FORMATS", "QUANTIZATIONS", "SEED_SIGNATURE", "SERVING_SIGNATURE",
-           "TRUNCATED_SIGNATURE", "calibration_inputs", "compare", "export_savedmodel",
-           "export_tflite", "folder_images", "load_exportable", "run_tflite", "seed_latents",
-           "size_bytes", "translate_at", "write_models_config"]
+__all__ = ["CALIBRATION_PIXELS", "EXPORT_FORMATS", "QUANTIZATIONS", "SEED_SIGNATURE",
+           "SERVING_SIGNATURE", "TRUNCATED_SIGNATURE", "calibration_inputs", "compare",
+           "export_savedmodel", "export_tflite", "folder_images", "load_exportable",
+           "run_tflite", "seed_latents", "size_bytes", "translate_at", "write_models_config"]

@@ -63,8 +63,8 @@ def _load_keras_file(path):
 
 #: Pixels of source images that calibrate an image filter's int8 ranges by default: 32
 #: photos of 256x256. Each is run through the float filter twice (TFLite's calibrator, then
-#: the percentile ranges), about 20 s per photo for pix2pix_facades' U-Net on 2 cores, and 32
-#: put its int8 file 0.031 off the float model on test label maps.
+#: the percentile ranges): 32 facade photos took about 10 min on 2 shared cores, and put
+#: pix2pix_facades' int8 file 0.031 off the float model on test label maps.
 CALIBRATION_PIXELS = 32 * 256 * 256
 
 

@@ -4,9 +4,9 @@ TFLite's calibrator records the min and max of every activation over the calibra
 and an int8 tensor spreads its 256 steps evenly over that range. In photo filters a few
 outlier pixels per image stretch many ranges several times wider than the values nearly all
 pixels take (a tensor of pix2pix_facades' second encoder norm: min/max -14.7..14.6, 99.99th
-percentiles -3.6..2.5), so the steps are coarse where the image lives. Here the ranges of the large
-activations are narrowed to the mean, over the calibration images, of each image's 0.01st and
-99.99th percentile, and the rare values beyond saturate: the percentile calibration of
+percentiles -3.6..2.5), so the steps are coarse where the image lives. Here the ranges of the
+large activations are narrowed to the mean, over the calibration images, of each image's
+0.01st and 99.99th percentile, and the rare values beyond saturate: the percentile calibration of
 TensorRT and of NVIDIA's pytorch-quantization (Wu et al. 2020, "Integer Quantization for Deep
 Learning Inference", recommend 99.99 or 99.999).
 
