@@ -11,8 +11,8 @@ this process is TensorFlow's.
   the backends' RNGs, dropout off), ``STEPS`` TensorFlow steps and ``STEPS`` JAX steps reach
   the same weights, BatchNorm statistics and optimizer slots (EMA included), and log the
   same losses.
-* ``test_cyclegan_one_step_parity``: CycleGAN's step on both backends, one SGD step, per
-  network (its own tolerance, below).
+* ``test_one_step_update_parity``: CycleGAN's and SNGAN's step on both backends, one SGD
+  step, compared per network on the norm of its whole update (tolerances below).
 * ``test_jax_fit_translators``: pix2pix, CycleGAN and SRGAN train with ``fit`` on JAX and
   their weights translate the same under TensorFlow.
 * ``test_jax_fit_captioned``: Text2Image and StackGAN train with ``fit`` on JAX from a
@@ -33,10 +33,10 @@ stage II, whose frozen text encoder embeds the tokenized captions inside the ste
 backends). With the recipes' Adam, a gradient
 that is zero up to rounding (a bias followed by BatchNorm) moves its weight by
 ``lr * sign(noise)`` = 2e-4 on each backend independently; the families below have no such
-weight except SNGAN's ResNets, whose generator convolutions keep their biases before
-BatchNorm: those two run with SGD (lr 1e-3), which turns rounding noise into rounding-sized
-steps. ``2e-5`` is 10x under one Adam step, so a missing term, a wrong RNG stream or a
-swapped update order (all ~lr) fails.
+weight except the ResNets of SNGAN and the projection cGAN, whose generator convolutions
+keep their biases before BatchNorm: those run with SGD (lr 1e-3), which turns rounding noise
+into rounding-sized steps. ``2e-5`` is 10x under one Adam step, so a missing term, a wrong
+RNG stream or a swapped update order (all ~lr) fails.
 
 Not compared step for step: StyleGAN (noise injection) and WaveGAN (phase shuffle) draw
 from the backend's RNG inside their layers; DiffAugment's translation and cutout zero whole
@@ -63,7 +63,7 @@ _SGD = {"module": "keras.optimizers", "class_name": "SGD", "config": {"learning_
 #: modes, both penalties, DiffAugment and EMA; pix2pix and SRGAN (both stages), whose own
 #: steps use the same primitives (dropout off); 3D-GAN's adaptive D updates (taken and
 #: undone) and mode-seeking term; the text families (GAN-CLS's mismatched captions, GAN-INT,
-#: StackGAN's KL term and stage II) on captions. CycleGAN: test_cyclegan_one_step_parity.
+#: StackGAN's KL term and stage II) on captions. CycleGAN and SNGAN: ONE_STEP_CASES.
 PARITY_CASES = [
     ("test_dcgan", {}),
     ("test_cgan", {}),
@@ -73,7 +73,6 @@ PARITY_CASES = [
     ("test_dcgan", {"augment": "color", "ema_decay": 0.9}),
     ("test_progan", {}),
     ("test_specgan", {}),
-    ("test_sngan", {"d_optimizer": _SGD, "g_optimizer": _SGD}),
     ("test_cgan_pd", {"d_optimizer": _SGD, "g_optimizer": _SGD}),
     ("test_pix2pix", {}),
     ("test_srgan", {}),
@@ -176,9 +175,7 @@ def test_one_step_parity(index, jax_parity_runs, monkeypatch):
     print(f"{name} {config}: max |w_jax - w_tf| = {worst:.2e} after {worker.STEPS} steps")
     moved = 0
     for i, (g, w, s) in enumerate(zip(got, want, start)):
-        # 1e-3: with this session's fresh install (jax 0.10.2, keras 3.15.1), SNGAN's
-        # spectral-norm power iteration under SGD differs by up to 3e-4 after 3 steps.
-        np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3, err_msg=f"variable {i}")
+        np.testing.assert_allclose(g, w, atol=2e-5, rtol=1e-3, err_msg=f"variable {i}")
         moved += not np.allclose(w, s)
     assert moved >= len(want) // 2, "training changed too few variables to compare"
     assert set(jax_run["history"]) == set(tf_history)
@@ -187,25 +184,41 @@ def test_one_step_parity(index, jax_parity_runs, monkeypatch):
                                    err_msg=metric)
 
 
-#: CycleGAN, compared apart: its instance norm over random 28x28 images amplifies float
-#: rounding in single weights (TensorFlow with and without oneDNN already differs in >10 % of
-#: single weights by >1 %; through a second step, first-step rounding grew to 2 % of an
-#: update for some initialisations), so one SGD step is compared per network, on the norm of
-#: its whole update, where a missing or wrong loss term shows: relative difference < 1e-2
-#: (measured 3.3e-3 for G_ab, 1.3e-3 for G_ba, <= 1.1e-5 for the discriminators). The gap is
-#: the networks', not the step's: plain ``jax.grad`` and ``tf.GradientTape`` of the
-#: generators' loss outside kgan.trainers differ by 1.1 % of the largest gradient entry,
-#: and the JAX step's update matches plain ``jax.grad`` to 8e-6. The pools only fill in one
-#: step: no RNG differs.
-CYCLEGAN_CASE = ("test_cyclegan", {"d_optimizer": _SGD, "g_optimizer": _SGD})
+#: Compared apart, one SGD step per network, on the norm of its whole update, where a missing
+#: or wrong loss term shows (it moves an update by its own size), as
+#: ``(entry, compile overrides, networks, bound on |update_jax - update_tf| / |update_tf|)``.
+#:
+#: CycleGAN: its instance norm over random 28x28 images amplifies float rounding in single
+#: weights (TensorFlow with and without oneDNN already differs in >10 % of single weights by
+#: >1 %; through a second step, first-step rounding grew to 2 % of an update for some
+#: initialisations). Measured 3.3e-3 for G_ab, 1.3e-3 for G_ba, <= 1.1e-5 for the
+#: discriminators. The gap is the networks', not the step's: plain ``jax.grad`` and
+#: ``tf.GradientTape`` of the generators' loss outside kgan.trainers differ by 1.1 % of the
+#: largest gradient entry, and the JAX step's update matches plain ``jax.grad`` to 8e-6. The
+#: pools only fill in one step: no RNG differs.
+#:
+#: SNGAN: its hinge game at lr 1e-3 over 5 D-steps per G-step amplifies rounding from step to
+#: step. On an AMD EPYC, oneDNN's kernels move G's first update by 5.2e-5 of its norm (D's
+#: 3.5e-7), and that gap grows to 2 % of the G loss by the second step and 1.7e-3 in single
+#: weights by the third. TensorFlow without oneDNN (``TF_ENABLE_ONEDNN_OPTS=0``) matches XLA
+#: to 1.4e-6 after those three steps, and on the Intel Xeon that recorded the step-by-step
+#: tolerance, oneDNN did too: the step is the same, the CPU's kernels differ.
+ONE_STEP_CASES = [
+    (("test_cyclegan", {"d_optimizer": _SGD, "g_optimizer": _SGD}),
+     ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"), 1e-2),
+    (("test_sngan", {"d_optimizer": _SGD, "g_optimizer": _SGD}),
+     ("generator", "discriminator"), 1e-3),
+]
 
 
 @pytest.mark.slow
-def test_cyclegan_one_step_parity(jax_available, tmp_path, monkeypatch):
+@pytest.mark.parametrize("case, networks, bound", ONE_STEP_CASES,
+                         ids=[case[0] for case, _, _ in ONE_STEP_CASES])
+def test_one_step_update_parity(case, networks, bound, jax_available, tmp_path, monkeypatch):
     from kgan.zoo import weights as zoo_weights
 
-    name, config = CYCLEGAN_CASE
-    _run_worker(["parity", tmp_path, json.dumps([CYCLEGAN_CASE])], KGAN_PARITY_STEPS="1")
+    name, config = case
+    _run_worker(["parity", tmp_path, json.dumps([case])], KGAN_PARITY_STEPS="1")
     folder = tmp_path / "0"
     jax_run = json.loads((folder / "history.json").read_text())
     assert jax_run["steps"] == 1
@@ -215,7 +228,7 @@ def test_cyclegan_one_step_parity(jax_available, tmp_path, monkeypatch):
     zoo_weights.load_into(jax_model, folder / "trained.weights.h5")
     init_model = worker._load(name, config)
     zoo_weights.load_into(init_model, folder / "init.weights.h5")
-    for net in ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b"):
+    for net in networks:
         tf_update, jax_update = (
             np.concatenate([(np.asarray(w) - np.asarray(w0)).ravel() for w, w0 in zip(
                 getattr(m, net).get_weights(), getattr(init_model, net).get_weights())])
@@ -223,8 +236,9 @@ def test_cyclegan_one_step_parity(jax_available, tmp_path, monkeypatch):
         assert np.linalg.norm(tf_update) > 0, f"{net} did not train"
         relative = np.linalg.norm(tf_update - jax_update) / np.linalg.norm(tf_update)
         print(f"{net}: |update_jax - update_tf| / |update_tf| = {relative:.2e}")
-        assert relative < 1e-2, (net, relative)
-    for pool in ("pool_a", "pool_b"):  # filled with G's outputs of the same step
+        assert relative < bound, (net, relative)
+    pools = ("pool_a", "pool_b") if hasattr(tf_model, "pool_a") else ()
+    for pool in pools:  # CycleGAN's, filled with G's outputs of the same step
         for want, got in zip(getattr(tf_model, pool).get_weights(),
                              getattr(jax_model, pool).get_weights()):
             np.testing.assert_allclose(got, want, atol=1e-4, err_msg=pool)

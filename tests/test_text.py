@@ -238,9 +238,10 @@ def test_tensorflow_steps_train_as_before(case):
     history = model.fit(tf.data.Dataset.from_tensor_slices((images, captions)).batch(
         8, drop_remainder=True), epochs=1, verbose=0).history
     for i, v in enumerate(variables):
-        # 5e-6: this session's fresh install (numpy 2.4.6, keras 3.15.1) moved near-zero
-        # entries of text2image_int by up to 2.3e-6 against the recorded golden values.
-        np.testing.assert_allclose(v.numpy(), golden[f"{case}/trained/{i}"], atol=5e-6,
+        # 1e-5 (20x under one Adam step): the golden values were recorded on an Intel Xeon;
+        # an AMD EPYC's kernels move near-zero entries of text2image_int by up to 2.3e-6
+        # (3.4e-6 with TF_ENABLE_ONEDNN_OPTS=0).
+        np.testing.assert_allclose(v.numpy(), golden[f"{case}/trained/{i}"], atol=1e-5,
                                    err_msg=f"{case} variable {i}")
     for name, values in history.items():
         np.testing.assert_allclose(values, golden[f"{case}/logs/{name}"], atol=1e-5,
