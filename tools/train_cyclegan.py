@@ -12,7 +12,10 @@ rerunning the same command after a kill resumes from the last finished epoch, wi
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
 a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
 summed over resumes, steps, the backend and hardware that trained) and
-``<name>.weights.h5``. Publishing measures the model on its data set's test split
+``<name>.weights.h5``. A recipe with ``"crop": N`` trains the networks on random NxN crops
+of the photos at their own scale (the run's model and backup are built for the crop; the
+grids show centre crops) and ``<name>.weights.h5`` holds them at the entry's image size;
+``"precision"`` sets the dtype policy of training. Publishing measures the model on its data set's test split
 (``kgan.evaluation.translation.domain_transfer_scores``, judged by the classifier of
 ``DOMAIN_JUDGES``) and writes ``zoo/<name>/`` (weights, samples.png, card.json); paste the
 printed sha256 into the entry's registration.
@@ -25,8 +28,10 @@ from pathlib import Path
 import keras
 from absl import app, flags
 
-from kgan import callbacks as kgan_callbacks, data, zoo
+from kgan import callbacks as kgan_callbacks, data, precision, zoo
 from kgan.callbacks import TranslationGrid, save_translation_grid
+from kgan.data import photos
+from kgan.recipes.crops import at_entry_size, centre_crops, crop_shape
 from kgan.evaluation.classifiers import to_signed_unit
 from kgan.evaluation.translation import DOMAIN_JUDGES, domain_transfer_scores
 from kgan.zoo import publish, weights as zoo_weights
@@ -47,12 +52,21 @@ def split_images(dataset, split="test", n=None):
 
 
 def train(name, out):
+    """Trains (or resumes) entry ``name`` in ``out``; returns what users load."""
     cfg = zoo.info(name)
-    recipe = cfg.recipe
+    with precision.scope(cfg.recipe.get("precision", "float32")):
+        return _fit(cfg, out)
+
+
+def _fit(cfg, out):
+    name, recipe, crop = cfg.name, cfg.recipe, cfg.recipe.get("crop")
     keras.utils.set_random_seed(recipe["seed"])
-    model = zoo.load(name, pretrained=False)
+    model = zoo.load(name, pretrained=False, image_shape=crop_shape(cfg))
     dataset = data.load(cfg.dataset, "train", recipe["batch_size"], seed=recipe["seed"])
     a, b = split_images(cfg.dataset, n=FLAGS.grid)
+    if crop:
+        dataset = photos.random_crops(dataset, crop, seed=recipe["seed"])
+        a, b = centre_crops(a, crop), centre_crops(b, crop)
     callbacks = [
         kgan_callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
         TranslationGrid(out / "samples", a, b, cycle=True),
@@ -70,8 +84,9 @@ def train(name, out):
                                     "steps": int(model.g_optimizer.iterations.numpy()),
                                     "hardware": publish.hardware(),
                                     "keras_backend": keras.backend.backend()}))
-    zoo_weights.save_atomically(model, out / f"{name}.weights.h5")
-    return model
+    entry = at_entry_size(model, name)
+    zoo_weights.save_atomically(entry, out / f"{name}.weights.h5")
+    return entry
 
 
 def main(argv):

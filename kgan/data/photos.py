@@ -164,3 +164,32 @@ def pipeline(arrays, batch_size, shuffle=True, seed=None, repeat=False, augment=
     if count + len(extra) == 1:  # one array: batches of images, not 1-tuples
         ds = ds.map(lambda *batch: batch[0])
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def random_crops(dataset, size, seed=None):
+    """``dataset`` of image batches (or tuples of them) cut to random ``size x size`` crops,
+    a new place per batch and per tensor (the two domains of an unpaired batch are cropped
+    independently), at the photos' own scale.
+
+    For a fully convolutional network trained on crops to save compute (CycleGAN on 128 px
+    crops of 256 px photos on CPUs) and run on whole photos afterwards.
+    """
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+    parts = len(spec) if isinstance(spec, tuple) else 1
+    height, width = (spec[0] if isinstance(spec, tuple) else spec).shape[1:3]
+    if not (isinstance(size, int) and 1 <= size <= min(height, width)):
+        raise ValueError(f"Crop size must be an integer in [1, {min(height, width)}] for "
+                         f"{height}x{width} images; received {size!r}.")
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2 * parts)
+
+    def crop(batch, seeds):
+        images = batch if isinstance(batch, tuple) else (batch,)
+        cropped = tuple(
+            tf.image.stateless_random_crop(x, (tf.shape(x)[0], size, size, x.shape[-1]),
+                                           seed=seeds[2 * i:2 * i + 2])
+            for i, x in enumerate(images))
+        return cropped if isinstance(batch, tuple) else cropped[0]
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)

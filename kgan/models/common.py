@@ -98,7 +98,10 @@ def register_entry(cls, family, paper, name, dataset, image_shape, model_kwargs,
                  recipe={"seed": 0, **recipe}, paper=paper)
 
     @register_model(cfg)
-    def factory(cfg, **overrides):
-        return cls.build(cfg.image_shape, **{**cfg.model_kwargs, "name": cfg.name, **overrides})
+    def factory(cfg, image_shape=None, **overrides):
+        # ``image_shape``: the same networks for other images (a fully convolutional
+        # translator trained on crops builds at the crop size); weights stay compatible.
+        return cls.build(image_shape or cfg.image_shape,
+                         **{**cfg.model_kwargs, "name": cfg.name, **overrides})
 
     return factory
