@@ -11,12 +11,14 @@
 * ``NaNGuard`` stops training at the first NaN / Inf loss, names the step and puts the last
   finite state back into the model. (``keras.callbacks.TerminateOnNaN`` watches a ``loss``
   log that GANs do not have.)
+* ``WallClock`` adds a run's wall time up across resumes, in a file written every epoch.
 
 Generator EMA is built into the generator optimizer (``compile(ema_decay=0.999)``).
 """
 
 import json
 import math
+import time
 import warnings
 from pathlib import Path
 
@@ -323,6 +325,28 @@ class NaNGuard(keras.callbacks.Callback):
         if self.raise_error:
             raise self.error
         print(self.error, flush=True)
+
+
+class WallClock(keras.callbacks.Callback):
+    """Adds this invocation's wall time to the total of earlier (killed or finished) runs in
+    ``path`` (JSON ``{"total": seconds}``) and writes it, atomically, at every epoch end: a
+    run cut off mid-way keeps its finished epochs' time, so a card reports the whole
+    training. The clock starts when the callback is made."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.earlier = json.loads(self.path.read_text())["total"] if self.path.exists() else 0.0
+        self.start = time.time()
+
+    def record(self):
+        """Writes and returns the total so far."""
+        total = self.earlier + time.time() - self.start
+        zoo_weights.write_text_atomically(self.path, json.dumps({"total": total}))
+        return total
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record()
 
 
 def translation_rows(model, a, b):

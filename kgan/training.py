@@ -146,21 +146,11 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
         samples,
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
-    # Wall time adds up over resumed runs, so the card reports the whole training. It is
-    # written at every epoch end too, so a run killed mid-way keeps its finished epochs' time.
-    wall_file = out / "wall_seconds.json"
-    earlier = json.loads(wall_file.read_text())["total"] if wall_file.exists() else 0.0
-    start = time.time()
-
-    def record_wall_time(*_):
-        total = earlier + time.time() - start
-        zoo_weights.write_text_atomically(wall_file, json.dumps({"total": total}))
-        return total
-
-    callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=record_wall_time))
+    clock = kgan_callbacks.WallClock(out / "wall_seconds.json")
+    callbacks.append(clock)
     if max_seconds is not None:
         def stop_when_late(*_):
-            if time.time() - start > max_seconds:
+            if time.time() - clock.start > max_seconds:
                 model.stop_training = True
 
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=stop_when_late))
@@ -172,9 +162,9 @@ def _train(cfg, out_dir, data, epochs, batch_size, steps_per_epoch, strategy, pr
             f"{err} The last good backup is in {out / 'backup'}: rerunning resumes from it.",
             err.step, err.good_step) from None
     zoo_weights.save_atomically(model, out / f"{name}.weights.h5")
-    total = earlier
+    total = clock.earlier
     if history.history:  # a finished run restarted trains no epoch: keep its time and history
-        total = record_wall_time()
+        total = clock.record()
         zoo_weights.write_text_atomically(out / "history.json",
                                        json.dumps(history.history, indent=1))
     return model, history.history, total

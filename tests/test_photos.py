@@ -569,7 +569,7 @@ def test_cli_exports_a_sized_colour_filter_that_apply_filter_runs(colour, tmp_pa
     # PatchGANs
     ("cyclegan_horse2zebra", 2.853e6, 2.766e6, (32, 32)),
 ])
-def test_photo_entries_are_the_papers_networks(name, g_params, d_params, patches):
+def test_photo_entries_build_their_registered_networks(name, g_params, d_params, patches):
     cfg = kgan.zoo.info(name)
     assert cfg.image_shape == (256, 256, 3)
     model = kgan.zoo.load(name, pretrained=False, compile=False)

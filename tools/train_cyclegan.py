@@ -10,19 +10,19 @@
 A run writes into ``runs/<name>/``: ``backup/`` (``kgan.callbacks.BackupAndRestore``:
 rerunning the same command after a kill resumes from the last finished epoch, with both
 optimizers, the learning-rate schedule's step and both history pools), ``samples/`` (input |
-a2b | cycle back, both directions, per epoch), ``history.csv``, ``run.json`` (wall time
-summed over resumes, steps, the backend and hardware that trained) and
-``<name>.weights.h5``. A recipe with ``"crop": N`` trains the networks on random NxN crops
-of the photos at their own scale (the run's model and backup are built for the crop; the
-grids show centre crops) and ``<name>.weights.h5`` holds them at the entry's image size;
-``"precision"`` sets the dtype policy of training. Publishing measures the model on its data set's test split
+a2b | cycle back, both directions, per epoch), ``history.csv``, ``wall_seconds.json``
+(summed over resumes, written every epoch), ``run.json`` (that wall time, steps, the
+backend and hardware that trained) and ``<name>.weights.h5``. A recipe with ``"crop": N``
+trains the networks on random NxN crops of the photos at their own scale (the run's model
+and backup are built for the crop; the grids show centre crops) and ``<name>.weights.h5``
+holds them at the entry's image size; ``"precision"`` sets the dtype policy of training.
+Publishing measures the model on its data set's test split
 (``kgan.evaluation.translation.domain_transfer_scores``, judged by the classifier of
 ``DOMAIN_JUDGES``) and writes ``zoo/<name>/`` (weights, samples.png, card.json); paste the
 printed sha256 into the entry's registration.
 """
 
 import json
-import time
 from pathlib import Path
 
 import keras
@@ -67,23 +67,21 @@ def _fit(cfg, out):
     if crop:
         dataset = photos.random_crops(dataset, crop, seed=recipe["seed"])
         a, b = centre_crops(a, crop), centre_crops(b, crop)
+    clock = kgan_callbacks.WallClock(out / "wall_seconds.json")
     callbacks = [
+        kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
         kgan_callbacks.BackupAndRestore(out / "backup", delete_checkpoint=False),
         TranslationGrid(out / "samples", a, b, cycle=True),
-        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        clock,
     ]
-    start = time.time()
     model.fit(dataset.repeat() if FLAGS.steps_per_epoch else dataset,
               epochs=FLAGS.epochs or recipe["epochs"], steps_per_epoch=FLAGS.steps_per_epoch,
               callbacks=callbacks, verbose=2)
-    # Wall time adds up over resumed runs, so the card reports the whole training.
-    run_file = out / "run.json"
-    wall = json.loads(run_file.read_text())["wall_seconds"] if run_file.exists() else 0.0
-    run_file.write_text(json.dumps({"wall_seconds": round(wall + time.time() - start, 1),
-                                    "steps": int(model.g_optimizer.iterations.numpy()),
-                                    "hardware": publish.hardware(),
-                                    "keras_backend": keras.backend.backend()}))
+    (out / "run.json").write_text(json.dumps({
+        "wall_seconds": round(clock.record(), 1),
+        "steps": int(model.g_optimizer.iterations.numpy()),
+        "hardware": publish.hardware(), "keras_backend": keras.backend.backend()}))
     entry = at_entry_size(model, name)
     zoo_weights.save_atomically(entry, out / f"{name}.weights.h5")
     return entry

@@ -58,8 +58,8 @@ def _train_stages(cfg, out, pretrain_epochs, epochs, steps_per_epoch, data_dir, 
         if stage == "gan":
             zoo_weights.load_into(model, pretrained)
         callbacks = [
+            kgan_callbacks.NaNGuard(),  # first: it stops a diverged run before anything is saved
             kgan_callbacks.BackupAndRestore(out / f"{stage}_backup", delete_checkpoint=False),
-            keras.callbacks.TerminateOnNaN(),
             keras.callbacks.CSVLogger(str(out / f"{stage}_history.csv"), append=True),
             keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs, m=model, s=stage:
                                            save_triplets(m, *preview, out / "samples" /
