@@ -26,7 +26,7 @@ from kgan import data, export
 from kgan.data.sets import facades, horse2zebra
 from kgan.models.cyclegan import CycleGAN
 from kgan.translation import resize_filter, size_multiple
-from test_translation_export import load_tool
+from test_translation_export import load_apply_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -458,7 +458,7 @@ def colour_filters(labels2photo, tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["float32", "float16", "int8"])
 def test_apply_filter_keeps_colour_and_resolution(labels2photo, colour_filters, tmp_path, fmt,
                                                   capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     photo = pixels((1, 60, 80, 3), 5)[0]
     Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=95)
     out = tmp_path / "out.png"
@@ -480,7 +480,7 @@ def test_apply_filter_keeps_colour_and_resolution(labels2photo, colour_filters, 
 
 
 def test_apply_filter_converts_grey_and_rgba_photos(colour_filters, tmp_path, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = str(colour_filters["float32"])
     Image.fromarray(pixels((1, 32, 32, 1))[0, ..., 0]).save(tmp_path / "grey.png")
     Image.fromarray(pixels((1, 32, 32, 4))[0]).save(tmp_path / "rgba.png")
@@ -495,7 +495,7 @@ def test_apply_filter_converts_grey_and_rgba_photos(colour_filters, tmp_path, ca
 
 def test_apply_filter_bad_input_names_the_file_and_writes_nothing(colour_filters, tmp_path,
                                                                   capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = str(colour_filters["float32"])
     Image.fromarray(pixels((1, 32, 32, 3))[0]).save(tmp_path / "photo.png")
     out = tmp_path / "out.png"
@@ -525,7 +525,7 @@ def test_apply_filter_bad_input_names_the_file_and_writes_nothing(colour_filters
 
 
 def test_apply_filter_tiles_a_super_resolution_filter(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     model = kgan.zoo.load("test_srgan", pretrained=False)
     path = export.export_tflite(model, tmp_path, size=(16, 16))
     photo = pixels((1, 30, 41, 1), 2)[0, ..., 0]
@@ -641,7 +641,7 @@ def test_dynamic_size_is_for_float_files(labels2photo, tmp_path):
 
 
 def test_apply_filter_runs_a_dynamic_filter_at_the_photos_size(colour, tmp_path, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = export.export_tflite(colour, tmp_path, "float16", uint8_io=True, size="dynamic")
     photo = pixels((1, 45, 70, 3), 4)[0]
     Image.fromarray(photo).save(tmp_path / "horse.png")

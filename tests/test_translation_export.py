@@ -195,9 +195,9 @@ def test_cli_exports_a_filter(pix2pix, tmp_path):
     assert failed.returncode == 2 and "Unknown direction 'b2a'" in failed.stderr
 
 
-def load_tool(name="apply_filter"):
-    """The module of ``tools/<name>.py`` (tools are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+def load_apply_filter():
+    spec = importlib.util.spec_from_file_location("apply_filter",
+                                                  ROOT / "tools" / "apply_filter.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -205,7 +205,7 @@ def load_tool(name="apply_filter"):
 
 @pytest.mark.parametrize("fmt", ["float32", "int8_uint8"])
 def test_apply_filter_on_a_png(pix2pix, filters, tmp_path, fmt, capsys):
-    tool = load_tool()
+    tool = load_apply_filter()
     path = filters(fmt)
     # A user's black-on-white RGB drawing at another size: an edge map, inverted and resized.
     (edges, _), _ = kgan.data.load_arrays("edges2fashion", "test")

@@ -31,9 +31,9 @@ from absl import app, flags
 from kgan import callbacks as kgan_callbacks, data, precision, zoo
 from kgan.callbacks import TranslationGrid, save_translation_grid
 from kgan.data import photos
-from kgan.recipes.crops import at_entry_size, centre_crops, crop_shape
 from kgan.evaluation.classifiers import to_signed_unit
 from kgan.evaluation.translation import DOMAIN_JUDGES, domain_transfer_scores
+from kgan.recipes.crops import at_entry_size, centre_crops, crop_shape
 from kgan.zoo import publish, weights as zoo_weights
 
 FLAGS = flags.FLAGS
