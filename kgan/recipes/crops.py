@@ -28,7 +28,10 @@ def centre_crops(images, size):
 
 def at_entry_size(model, name):
     """Entry ``name``'s float32 model, at its own image size, holding ``model``'s networks
-    (trained at any size and under any dtype policy; the history pools start empty)."""
+    (trained at any size and under any dtype policy; the history pools start empty).
+    ``model`` itself when it already is that."""
+    if precision.is_float32(model) and tuple(model.image_shape) == zoo.info(name).image_shape:
+        return model
     with precision.scope("float32"):
         entry = zoo.create(name)
     for network in NETWORKS:
