@@ -388,11 +388,11 @@ _register("cyclegan_sneaker2boot", "sneaker2boot",
           sha256="017a2e51552604c30caee0e3cf58a84bb465063e4896477177f6e7b984d8d9d2")
 # horse2zebra on 2 CPU cores (docs/zoo/cyclegan_horse2zebra.md): the paper's 9-block
 # generators at half its width (32) and its 70x70 PatchGANs, batch 1, trained on random
-# 128x128 crops of the 256x256 photos (the paper's scale, a quarter of the pixels) for 12 +
-# 12 epochs instead of 100 + 100, in bfloat16 (2.4x float32's steps here; XLA was 2x slower).
+# 128x128 crops of the 256x256 photos (the paper's scale, a quarter of the pixels) for 24 +
+# 24 epochs instead of 100 + 100, in bfloat16 (2.4x float32's steps here; XLA was 2x slower).
 _register("cyclegan_horse2zebra", "horse2zebra",
           dict(width=32, n_blocks=9, d_width=64, d_layers=3, pool_size=50),
-          {**_recipe(24, 12, batch_size=1, train_size=667, jit_compile=False), "crop": 128,
+          {**_recipe(48, 24, batch_size=1, train_size=667, jit_compile=False), "crop": 128,
            "precision": "bfloat16"}, image_shape=(256, 256, 3))
 _register("test_cyclegan", "sneaker2boot", dict(width=4, n_blocks=1, d_width=4, pool_size=50),
           dict(epochs=1, batch_size=8, seed=0, compile={}))
