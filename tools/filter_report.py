@@ -6,7 +6,8 @@
 
 For every entry, format (float32, float16, int8) and input size it exports the filter
 (``kgan.export.export_tflite``; int8 calibrated on ``--calibration`` training-split sources at
-the model's size, or as many as hold their pixels at other sizes) and measures:
+the model's size; other sizes, only timed, on ``calibration_inputs``' default pixel budget,
+8 photos at 512x512) and measures:
 
 * the file's size;
 * the latency of one image, median of ``--repeats`` calls after two warm-up calls, with the
@@ -42,7 +43,7 @@ flags.DEFINE_list("sizes", ["256x256", "512x512"], "Filter input sizes HxW.")
 flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
 flags.DEFINE_integer("n", 16, "Test images for the error against Keras.")
 flags.DEFINE_integer("calibration", 32, "Training images that calibrate int8 ranges at the "
-                     "model's own size (other sizes: as many as hold the same pixels).")
+                     "model's own size (other sizes: kgan.export's default pixel budget).")
 flags.DEFINE_integer("repeats", 10, "Timed one-image calls per measurement (median).")
 flags.DEFINE_string("out", "bench", "Folder of filters.json and filters.md.")
 
@@ -78,16 +79,6 @@ def latency_ms(path, size, channels, threads, repeats):
     return round(1e3 * float(np.median(times)), 1)
 
 
-def calibration_images(calibration, own, size):
-    """Sources that calibrate an int8 filter of ``size``: ``calibration`` at the model's own
-    size ``own``, and as many as hold the same pixels at other sizes (at least 4). Only the
-    own size's error is measured; elsewhere the file is timed, and a 512x512 facade filter
-    calibrated on 32 photos took over 20 minutes."""
-    if size == own:
-        return calibration
-    return max(4, calibration * own[0] * own[1] // (size[0] * size[1]))
-
-
 def measure(name, weights, formats, sizes, threads, n, calibration, repeats):
     """One record per format, size and thread count of entry ``name``."""
     model = load_model(name, weights)
@@ -98,13 +89,13 @@ def measure(name, weights, formats, sizes, threads, n, calibration, repeats):
         for quantize in formats:
             for size in sizes:
                 start = time.time()
+                other = None if size == own else size
                 extra = {}
-                if quantize == "int8":
+                if quantize == "int8":  # other sizes are only timed: the default pixel budget
                     extra["representative_data"] = calibration_inputs(
-                        model, calibration_images(calibration, own, size),
-                        size=None if size == own else size)
+                        model, None if other else calibration, size=other)
                 path = export_tflite(model, tmp, quantize=quantize, overwrite=True,
-                                     size=None if size == own else size, **extra)
+                                     size=other, **extra)
                 quality = errors(model, path, n) if size == own else {}
                 for count in threads:
                     records.append({
