@@ -142,3 +142,24 @@ def on_one_and_two_replicas(name, train, **compile_kwargs):
             model.compile(**compile_kwargs)
         results.append(train(model))
     return results
+
+
+def assert_replicas_agree(one, two, most_within=1e-5, all_within=1e-3, outliers=0.01):
+    """Assert that weight lists ``one`` and ``two`` (1 and 2 replicas) trained alike.
+
+    Two replicas add the gradients in another order, and Adam scales every parameter's
+    step to about the learning rate whatever the gradient's size: a gradient within
+    round-off of zero can change sign and move its weight by up to two learning rates.
+    So nearly all weights must agree to ``most_within`` (relative 1e-4), at most an
+    ``outliers`` share may differ, and none by more than ``all_within`` (a few Adam steps).
+    A real divergence (replicas with other augmentations, batches or statistics) moves
+    most weights, which this still catches."""
+    total = differing = 0
+    for i, (a, b) in enumerate(zip(one, two, strict=True)):
+        gap = np.abs(np.asarray(a, "float64") - np.asarray(b, "float64"))
+        assert gap.max(initial=0.0) <= all_within, (
+            f"weight {i} {np.shape(a)} differs by {gap.max():.2e} > {all_within}")
+        differing += int(np.sum(gap > most_within + 1e-4 * np.abs(b)))
+        total += gap.size
+    assert differing <= outliers * total, (
+        f"{differing} of {total} weights differ by more than round-off")

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import kgan
 import kgan.distribute
+from gan_checks import assert_replicas_agree, tiny_captioned
 
 
 
@@ -46,16 +47,13 @@ def test_one_and_two_replicas_give_the_same_weights(name, tiny_images, mirrored)
     one = _train_three_steps(name, tf.distribute.OneDeviceStrategy("/cpu:0"), initial, dataset)
     two = _train_three_steps(name, mirrored, initial, dataset)
     assert not all(np.array_equal(a, b) for a, b in zip(one, initial)), "nothing trained"
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_replicas_agree(one, two)
 
 
 def test_text2image_trains_under_mirrored_strategy(mirrored):
     """The captions are tokenized in the input pipeline and the ids distributed like labels.
     1 and 2 replicas are not compared: GAN-CLS rolls each replica's share of the batch for
     its mismatched captions, so the pairs differ."""
-    from gan_checks import tiny_captioned
-
     with mirrored.scope():
         model = kgan.zoo.load("test_text2image", pretrained=False)
     history = model.fit(tiny_captioned(model, batch_size=16), epochs=1, steps_per_epoch=2,
