@@ -96,7 +96,7 @@ def measure(name, weights, formats, sizes, threads, n, calibration, repeats):
                         model, None if other else calibration, size=other)
                 path = export_tflite(model, tmp, quantize=quantize, overwrite=True,
                                      size=other, **extra)
-                quality = errors(model, path, n) if size == own else {}
+                quality = {} if other else errors(model, path, n)
                 for count in threads:
                     records.append({
                         "entry": name, "weights": weights or "published",
