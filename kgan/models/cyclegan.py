@@ -30,10 +30,10 @@ The networks are named for their directions (``generator_ab``, ``generator_ba``,
 ``discriminator``). As a ``kgan.TranslationGAN`` it has no latents and translates with
 ``translate(images, direction="a2b" | "b2a")``.
 
-Training: ``model.fit`` on TensorFlow (any ``tf.distribute`` strategy) or JAX: the step is
-written in ``keras.ops`` and :mod:`kgan.trainers`' primitives; the history pools draw from
-``tf.random`` or ``jax.random`` (other numbers, the same distribution).
-``tools/train_cyclegan.py`` runs the recipes.
+Training: ``model.fit`` on TensorFlow (any ``tf.distribute`` strategy) or JAX (the step is in
+``keras.ops`` and :mod:`kgan.trainers`' primitives; the pools draw from ``tf.random`` or
+``jax.random``: other numbers, the same distribution); ``tools/train_cyclegan.py`` runs the
+recipes, ``tools/int8_finetune.py`` readies a generator for an int8 filter.
 """
 
 import keras
@@ -209,9 +209,8 @@ class CycleGAN(TranslationGAN):
             if cfg[key] < 0:
                 raise ValueError(f"{key} must be >= 0; received {cfg[key]!r}.")
         if decay_steps and (d_optimizer or g_optimizer):
-            raise ValueError(
-                "hold_steps/decay_steps configure the default optimizers; with your own "
-                "optimizers give them a LinearDecay learning rate instead.")
+            raise ValueError("hold_steps/decay_steps configure the default optimizers; with "
+                             "your own optimizers give them a LinearDecay learning rate.")
         keras.Model.compile(self, optimizer=None, **kwargs)
 
         def default_optimizer():
@@ -222,9 +221,8 @@ class CycleGAN(TranslationGAN):
 
         g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer else default_optimizer()
         if getattr(g_optimizer, "use_ema", False):
-            raise ValueError(
-                "CycleGAN does not support generator EMA (use_ema=True on g_optimizer): the "
-                "paper has none, and translate/export use the trained weights.")
+            raise ValueError("CycleGAN does not support generator EMA (use_ema=True on "
+                             "g_optimizer): the paper has none; translate uses the weights.")
         self._set_optimizers(d_optimizer or default_optimizer(), g_optimizer)
         self.cycle_weight = float(cfg["cycle_weight"])
         self.identity_weight = float(cfg["identity_weight"])
@@ -273,8 +271,7 @@ class CycleGAN(TranslationGAN):
 
     # ------------------------------------------------------------------ training
     def _gan_step(self, data):
-        """One update of both generators, then the pools, then one update of both
-        discriminators (the paper's order)."""
+        """One update of both generators, the pools, one of both discriminators (paper's order)."""
         a, b = self._prepare_pair(data)
         _, num_replicas = self._replica_info()
         step = self._step_counter()  # before G's update moves it
@@ -368,8 +365,7 @@ _SNEAKER2BOOT_TRAIN = 6000  # images per domain in sneaker2boot's train split
 
 def _recipe(epochs, hold_epochs, batch_size=16, train_size=_SNEAKER2BOOT_TRAIN,
             jit_compile=True):
-    """The paper's schedule: ``hold_epochs`` constant, then linear decay to 0 (an epoch is
-    ``train_size``, the larger domain's images); the paper's jitter comes with the data."""
+    """The paper's schedule in epochs of ``train_size`` images: constant, then linear to 0."""
     steps = train_size // batch_size
     return dict(epochs=epochs, batch_size=batch_size, seed=0, compile=dict(
         hold_steps=hold_epochs * steps, decay_steps=(epochs - hold_epochs) * steps,
@@ -386,15 +382,19 @@ _register("cyclegan_sneaker2boot", "sneaker2boot",
           dict(width=16, n_blocks=6, d_width=32, pool_size=50), _recipe(40, 20),
           weights="cyclegan_sneaker2boot.weights.h5",
           sha256="017a2e51552604c30caee0e3cf58a84bb465063e4896477177f6e7b984d8d9d2")
-# horse2zebra on 2 CPU cores (docs/zoo/cyclegan_horse2zebra.md): the paper's 9-block
-# generators at half its width and its 70x70 PatchGANs, batch 1, on random 128x128 crops of
-# the 256x256 photos (the paper's scale), 24 + 24 epochs instead of 100 + 100, in bfloat16
-# (2.4x float32's steps; XLA was 2x slower here). Published after all 48 epochs, in float16.
+# horse2zebra on 2 CPU cores (docs/zoo/cyclegan_horse2zebra.md): the paper's 9-block G at half
+# its width and 70x70 PatchGANs, batch 1, random 128x128 crops of the 256x256 photos, 24 + 24
+# epochs (the paper: 100 + 100), in bfloat16 (2.4x float32's steps; XLA was 2x slower here);
+# then G_ab fine-tuned so that its int8 filter holds (tools/int8_finetune.py). In float16.
 _register("cyclegan_horse2zebra", "horse2zebra",
           dict(width=32, n_blocks=9, d_width=64, d_layers=3, pool_size=50),
           {**_recipe(48, 24, batch_size=1, train_size=667, jit_compile=False), "crop": 128,
-           "precision": "bfloat16"}, image_shape=(256, 256, 3),
+           "precision": "bfloat16", "int8_finetune": dict(
+               direction="a2b", steps=2000, batch_size=2, learning_rate=1e-4,
+               penalty_weight=0.1, threshold=6.0, target_share=0.25)}, image_shape=(256, 256, 3),
           weights="cyclegan_horse2zebra.weights.h5", weights_dtype="float16",
-          sha256="4bd2a03887aabb23f15b363993514fc929903849986c6f0b4a45c49c97ed226f")
+          sha256="5b706a051e14ba599c5653239f02e0096b007c62e22c4b8b21dfe399ffb78387")
 _register("test_cyclegan", "sneaker2boot", dict(width=4, n_blocks=1, d_width=4, pool_size=50),
-          dict(epochs=1, batch_size=8, seed=0, compile={}))
+          dict(epochs=1, batch_size=8, seed=0, compile={}, int8_finetune=dict(
+              direction="a2b", steps=2, steps_per_epoch=1, batch_size=2, learning_rate=1e-3,
+              penalty_weight=0.03, threshold=6.0, target_share=0.25)))
