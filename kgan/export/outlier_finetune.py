@@ -70,7 +70,6 @@ class OutlierDistiller(keras.Model):
     def __init__(self, network, threshold=DEFAULT_THRESHOLD, **kwargs):
         super().__init__(**kwargs)
         watched = [layer.input for layer in normalization_layers(network)]
-        self.network = network
         self.student = keras.Model(network.input, [network.output, *watched])
         self.teacher = keras.models.clone_model(network)
         self.teacher.set_weights(network.get_weights())
