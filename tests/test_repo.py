@@ -1,5 +1,7 @@
-"""Repository wiring: CI runs exactly the README's test command."""
+"""Repository wiring: CI runs exactly the README's test command; the device-call helper."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -11,3 +13,33 @@ def test_ci_runs_the_readme_test_command():
     commands = [line for line in readme[1:5] if line and not line.startswith(("#", "```"))]
     assert len(commands) == 2 and "quickstart" in commands[0] and "pytest" in commands[1]
     assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_device_tree_slims_the_index_to_travel_and_restores_it(tmp_path):
+    """tools/device_tree.sh untracks zoo/ but its classifiers (files stay on disk), ignores
+    it, and restore gives back HEAD's index with the ignore rule gone."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "device_tree.sh", tmp_path / "tools")
+    for path in ("zoo/dcgan/dcgan.weights.h5", "zoo/classifier_x/x.weights.h5", "kgan/a.py"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"\0" * 1000)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head_files = _git(tmp_path, "ls-files")
+    script = ["bash", str(tmp_path / "tools" / "device_tree.sh")]
+    slim = subprocess.run(script + ["slim"], capture_output=True, text=True, check=True)
+    assert "travels: 0 MiB of 64 MiB" in slim.stdout
+    assert _git(tmp_path, "ls-files", "zoo").split() == ["zoo/classifier_x/x.weights.h5"]
+    assert _git(tmp_path, "ls-files", "--others", "--exclude-standard") == ""
+    assert (tmp_path / "zoo" / "dcgan" / "dcgan.weights.h5").exists()
+    for _ in range(2):
+        subprocess.run(script + ["restore"], capture_output=True, text=True, check=True)
+        assert _git(tmp_path, "ls-files") == head_files
+        assert _git(tmp_path, "status", "--porcelain") == ""
+        assert "/zoo/" not in (tmp_path / ".git" / "info" / "exclude").read_text()

@@ -6,8 +6,11 @@
 # Prepare a git-ignored .dev/ folder beside the code and send both to the machine:
 #   .dev/wheels/  keras, namex and optree wheels for the machine's Python (pip download
 #                 --only-binary=:all: --python-version 3.12 --platform manylinux_2_17_x86_64)
-#   .dev/data/    mnist/ and fashion_mnist/ with the IDX train files (from ../shared/data)
-# then, from the repository root there:
+#   .dev/data/    mnist/ and fashion_mnist/ with the IDX train files (from ../shared/data);
+#                 cifar10/ with cifar10_{train,test}_jpeg.npz (18 MB) for the CIFAR-10 entries
+#                 (copies, not links: a link travels as a link)
+# The zoo's tracked weights are too large to travel: `bash tools/device_tree.sh slim` before
+# the device call, `restore` after it (see that script). Then, from the repository root there:
 #
 #     bash tools/train_zoo_gpu.sh [MAX_MINUTES] [NAME=EPOCHS ...]
 #
@@ -20,12 +23,16 @@
 #                2.5 minutes past it is killed (its backup/ resumes it; no JSON). Default 6.
 #   NAME=EPOCHS  overrides an entry's epochs (default: the recipe's, below).
 #
-# Everything comes back in at most 7 files under $OUT: one <name>.tar per entry (weights,
-# JSON report, samples, progress grids, log) and summary.txt. With PART_BYTES=N each tar is
-# cut into <name>.tar.partNN files of at most N bytes (for a limit on returned file sizes;
-# rejoin with `cat <name>.tar.part* | tar -x`). The whole script takes about MAX_MINUTES + 1
-# minute (wheel install, final saves, packing). Other entries train the same way, e.g.
-#   KGAN_ENTRIES="progan_fashion_mnist_32 specgan_spoken_digits" bash tools/train_zoo_gpu.sh 7
+# What comes back under $OUT: summary.txt and one <name>.tar per entry holding what
+# --from_run publishes (<name>.entry.weights.h5, <name>.json) with the samples, progress
+# grids, history and log; not backup/ or the full training state (<name>.weights.h5), which
+# are 85 MB for a CIFAR-10 ResNet and could not travel back for a resume anyway. A tar over
+# PART_BYTES (default 16000000, the device tool's limit per returned file) is cut into
+# <name>.tar.partNN files (rejoin with `cat <name>.tar.part* | tar -x`). The tool returns at
+# most 8 files and 64 MiB per call: a CIFAR-10 ResNet entry is 27 MB, the CIFAR-10 DCGAN 8,
+# so train at most two ResNet entries per call. The whole script takes about MAX_MINUTES +
+# 1 minute (wheel install, final saves, packing). Other entries train the same way, e.g.
+#   KGAN_ENTRIES="sngan_cifar10 cgan_cifar10 dcgan_cifar10" bash tools/train_zoo_gpu.sh 8
 # (audio entries also need .dev/data/spoken_digits/spoken_digits.npz).
 set -u
 cd "$(dirname "$0")/.."
@@ -100,7 +107,7 @@ while [ -n "$(jobs -rp)" ]; do
   sleep 30
   echo "-- $(( $(date +%s) - T0 ))s"
   for name in $ORDER; do
-    line=$(grep -E "Epoch [0-9]+/|Error|error" "$RUNS/$name/$name.log" 2>/dev/null | tail -1)
+    line=$(grep -E "Epoch [0-9]+/|Error|Traceback" "$RUNS/$name/$name.log" 2>/dev/null | tail -1)
     echo "   ${line:-$name: starting}"
   done
 done
@@ -135,10 +142,11 @@ EOF
   done
 } 2>&1 | tee "$OUT/summary.txt"
 
+PART_BYTES=${PART_BYTES:-16000000}
 for name in $ORDER; do
-  rm -f "$RUNS/$name"/*.tmp.weights.h5
-  tar -cf "$OUT/$name.tar" -C "$RUNS" "$name"
-  if [ -n "${PART_BYTES:-}" ]; then
+  tar -cf "$OUT/$name.tar" -C "$RUNS" --exclude="$name/backup" --exclude="*.tmp.weights.h5" \
+      --exclude="$name/$name.weights.h5" "$name"
+  if [ "$(stat -c %s "$OUT/$name.tar")" -gt "$PART_BYTES" ]; then
     split -b "$PART_BYTES" -d "$OUT/$name.tar" "$OUT/$name.tar.part" && rm "$OUT/$name.tar"
   fi
 done

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Makes this checkout small enough to travel to a lent GPU machine, and puts it back.
+#
+# The device tool sends the checkout's tracked files and the untracked ones git does not
+# ignore, at most 64 MiB in all; the zoo's published weights and sample sheets are about
+# 390 MB of tracked files that training with --nopublish never reads. Around the device call:
+#
+#     bash tools/device_tree.sh slim      # untrack zoo/ (files stay on disk), ignore it
+#     ... device run of tools/train_zoo_gpu.sh, carry [".dev"] ...
+#     bash tools/device_tree.sh restore   # the index as HEAD has it, the ignore rule gone
+#
+# slim keeps zoo/classifier_*/ tracked (SRGAN's perceptual loss reads classifier_cifar10)
+# and prints what will travel, .dev/ included. Nothing on disk is touched; do not commit
+# between slim and restore (the untracked zoo files are staged as deletions). restore is
+# safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXCLUDE=$(git rev-parse --git-path info/exclude)
+MARK="# device_tree.sh slim: zoo/ stays home"
+LIMIT=$((64 * 1024 * 1024))
+
+case "${1:-}" in
+  slim)
+    mkdir -p "$(dirname "$EXCLUDE")"
+    grep -qxF "$MARK" "$EXCLUDE" 2>/dev/null || printf '%s\n/zoo/\n' "$MARK" >> "$EXCLUDE"
+    git ls-files -z zoo | grep -zv '^zoo/classifier_' | xargs -0 -r git rm -q --cached --
+    bytes=$( { git ls-files -z; git ls-files -z --others --exclude-standard
+               if [ -d .dev ]; then find .dev -type f -print0; fi; } |
+             du -cb --files0-from=- | tail -1 |
+             cut -f1)
+    echo "travels: $((bytes / 1048576)) MiB of $((LIMIT / 1048576)) MiB (tracked, untracked" \
+         "not ignored, .dev/)"
+    if [ "$bytes" -gt "$LIMIT" ]; then
+      echo "still over the device tool's limit: find the largest with" \
+           "'git ls-files -z | xargs -0 du -b | sort -n | tail'" >&2
+      exit 1
+    fi
+    ;;
+  restore)
+    git reset -q -- zoo
+    if [ -f "$EXCLUDE" ]; then
+      # The mark and the rule after it.
+      sed -i "\|^$MARK\$|,+1d" "$EXCLUDE"
+    fi
+    git status --short zoo | head -5
+    ;;
+  *)
+    echo "usage: bash tools/device_tree.sh slim|restore" >&2
+    exit 2
+    ;;
+esac
