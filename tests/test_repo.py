@@ -43,3 +43,10 @@ def test_device_tree_slims_the_index_to_travel_and_restores_it(tmp_path):
         assert _git(tmp_path, "ls-files") == head_files
         assert _git(tmp_path, "status", "--porcelain") == ""
         assert "/zoo/" not in (tmp_path / ".git" / "info" / "exclude").read_text()
+    # Over the limit (a sparse 65 MiB file in .dev/): refused, the index left as HEAD's.
+    (tmp_path / ".dev").mkdir()
+    with open(tmp_path / ".dev" / "data.npz", "wb") as f:
+        f.truncate(65 * 2**20)
+    refused = subprocess.run(script + ["slim"], capture_output=True, text=True)
+    assert refused.returncode == 1 and "carry less in .dev/" in refused.stderr
+    assert _git(tmp_path, "ls-files") == head_files

@@ -19,6 +19,13 @@ EXCLUDE=$(git rev-parse --git-path info/exclude)
 MARK="# device_tree.sh slim: zoo/ stays home"
 LIMIT=$((64 * 1024 * 1024))
 
+restore() {
+  git reset -q -- zoo
+  if [ -f "$EXCLUDE" ]; then
+    sed -i "\|^$MARK\$|,+1d" "$EXCLUDE"   # the mark and the rule after it
+  fi
+}
+
 case "${1:-}" in
   slim)
     mkdir -p "$(dirname "$EXCLUDE")"
@@ -31,17 +38,15 @@ case "${1:-}" in
     echo "travels: $((bytes / 1048576)) MiB of $((LIMIT / 1048576)) MiB (tracked, untracked" \
          "not ignored, .dev/)"
     if [ "$bytes" -gt "$LIMIT" ]; then
-      echo "still over the device tool's limit: find the largest with" \
-           "'git ls-files -z | xargs -0 du -b | sort -n | tail'" >&2
+      restore
+      echo "still over the device tool's limit, so the index is restored: carry less in" \
+           ".dev/ (only the data of the entries to train), or find the largest tracked" \
+           "files with 'git ls-files -z | xargs -0 du -b | sort -n | tail'" >&2
       exit 1
     fi
     ;;
   restore)
-    git reset -q -- zoo
-    if [ -f "$EXCLUDE" ]; then
-      # The mark and the rule after it.
-      sed -i "\|^$MARK\$|,+1d" "$EXCLUDE"
-    fi
+    restore
     git status --short zoo | head -5
     ;;
   *)
