@@ -56,7 +56,15 @@ T0=$(date +%s)
 # first, so the recipes should finish inside 6 minutes, WGAN-GP last (alone at the end).
 # If the estimate is off, --max_minutes stops each run gracefully at an epoch end and its
 # JSON records epochs_completed, so the cards state what was actually trained (rerunning
-# with the same run folder resumes from runs' backup/).
+# with the same run folder resumes from runs' backup/ on the same machine; a lent machine
+# starts bare and an 85 MB CIFAR-10 backup cannot travel to the next one).
+# The CIFAR-10 entries, by XLA's cost analysis of G and D (forward: SNGAN/cGAN G 3.2 GFLOP
+# per image, D 0.52; WGAN-GP's ResNet G 0.80, D 0.51; DCGAN 0.03 each): sngan_cifar10 and
+# cgan_cifar10 take ~2.7 TFLOP per step (5 D updates + 1 G update, batch 64), 136 PFLOP for
+# the recipe's 50k steps: ~15 minutes of an H200 at 150 TFLOP/s, so pass
+# EXTRA_FLAGS="--precision bfloat16" and give the call one ResNet entry; dcgan_cifar10's
+# 23k steps are ~1.2 PFLOP (a minute). On the 2-core CPU the same sngan_cifar10 step takes
+# ~8 s in bfloat16 (110 hours for the recipe).
 declare -A EPOCHS=(
   [wgan_gp_fashion_mnist]=50
   [dcgan_fashion_mnist]=60
