@@ -17,6 +17,8 @@ this process is TensorFlow's.
   their weights translate the same under TensorFlow.
 * ``test_jax_fit_captioned``: Text2Image and StackGAN train with ``fit`` on JAX from a
   ``tf.data`` pipeline of caption strings (tokenized before the step) and generate.
+* ``test_jax_standard_checks``: the standard checks (tests/gan_checks.py) on JAX for the
+  families no other test trains there (StyleGAN, WaveGAN).
 * ``test_jax_fit_without_tensorflow``: ``import tensorflow`` fails, fit / callbacks /
   ``save_weights`` work, and the weights load under TensorFlow.
 * ``test_jax_data_parallel_matches_one_device``: ``keras.distribution.DataParallel`` over
@@ -284,6 +286,13 @@ def test_jax_fit_captioned(jax_available, tmp_path):
         assert set(run["history"]) == names | ({"kl"} if name == "test_stackgan" else set())
         assert all(np.isfinite(v).all() for v in run["history"].values())
         assert run["generated"][0] == 2
+
+
+@pytest.mark.slow
+def test_jax_standard_checks(jax_available, tmp_path):
+    _run_worker(["standard", tmp_path])
+    result = json.loads((tmp_path / "standard.json").read_text())
+    assert result == {name: "ok" for name in worker.STANDARD_ENTRIES}, result
 
 
 @pytest.mark.slow
