@@ -30,9 +30,10 @@
 # PART_BYTES (default 16000000, the device tool's limit per returned file) is cut into
 # <name>.tar.partNN files (rejoin with `cat <name>.tar.part* | tar -x`). The tool returns at
 # most 8 files and 64 MiB per call: a CIFAR-10 ResNet entry is 27 MB, the CIFAR-10 DCGAN 8,
-# so train at most two ResNet entries per call. The whole script takes about MAX_MINUTES +
-# 1 minute (wheel install, final saves, packing). Other entries train the same way, e.g.
-#   KGAN_ENTRIES="sngan_cifar10 cgan_cifar10 dcgan_cifar10" bash tools/train_zoo_gpu.sh 8
+# so no more than two ResNet entries fit. The whole script takes about MAX_MINUTES + 1
+# minute (wheel install, final saves, packing). Other entries train the same way, e.g.
+#   KGAN_ENTRIES="sngan_cifar10 dcgan_cifar10" EXTRA_FLAGS="--precision bfloat16" \
+#       bash tools/train_zoo_gpu.sh 8
 # (audio entries also need .dev/data/spoken_digits/spoken_digits.npz).
 set -u
 cd "$(dirname "$0")/.."
