@@ -430,8 +430,10 @@ def test_real_entries_export(tmp_path, name):
             with pytest.raises(ValueError, match="cannot be exported as"):
                 export_as(model, tmp_path, fmt, calibration=calibration)
             continue
-        # Griffin-Lim is slow; a photo filter takes ~0.3 s per image.
-        n = 8 if getattr(model, "modality", "image") == "audio" or photo else 64
+        # Griffin-Lim is slow; a photo filter takes ~0.3 s per image, and so does
+        # srgan_photos_x4 at its 128x128 output (int8 error 0.011, far under the bound).
+        slow = photo or min(model.image_shape[:2]) >= PHOTO_SIDE // 2
+        n = 8 if getattr(model, "modality", "image") == "audio" or slow else 64
         stats = export.compare(model, export_as(model, tmp_path, fmt, calibration), n=n)
         if bound is None:
             limit = (INT8_FILTER_MEAN_ERROR if isinstance(model, kgan.TranslationGAN)
