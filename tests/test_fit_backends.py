@@ -321,8 +321,8 @@ def test_jax_data_parallel_matches_one_device(jax_available, tmp_path):
     """keras.distribution.DataParallel over 2 CPU devices: the step sees the global batch
     (BatchNorm and the losses over all of it), so 1 and 2 devices reach the same weights
     up to reduction order."""
-    _run_worker(["data_parallel", tmp_path],
-                XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    _run_worker(["data_parallel", tmp_path], XLA_FLAGS=flags.strip())
     result = np.load(tmp_path / "data_parallel.npz")
     assert int(result["device_count"]) == 2
     np.testing.assert_allclose(result["devices_2"], result["devices_1"], atol=2e-5, rtol=1e-4)

@@ -69,7 +69,9 @@ def _run_processes(arg_lists, out, timeout=TIMEOUT):
     """
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT),
            "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("XLA_FLAGS", None)  # one CPU device per process
+    # One CPU device per process: conftest's compile flags stay, a device count goes.
+    env["XLA_FLAGS"] = " ".join(flag for flag in env.get("XLA_FLAGS", "").split()
+                                if "device_count" not in flag)
     procs, logs = [], []
     try:
         for i, args in enumerate(arg_lists):
