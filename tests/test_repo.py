@@ -1,7 +1,10 @@
 """Repository wiring: CI runs exactly the README's test command; the device-call helper."""
 
+import importlib.metadata
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +53,38 @@ def test_device_tree_slims_the_index_to_travel_and_restores_it(tmp_path):
     refused = subprocess.run(script + ["slim"], capture_output=True, text=True)
     assert refused.returncode == 1 and "carry less in .dev/" in refused.stderr
     assert _git(tmp_path, "ls-files") == head_files
+
+
+def test_device_tree_prepare_copies_the_named_data_sets(tmp_path):
+    """``prepare SET ...`` copies each named data set's files into .dev/data (real copies),
+    keeps wheels already in .dev/wheels (no download), and refuses an unknown set."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "device_tree.sh", tmp_path / "tools")
+    _git(tmp_path, "init", "-q")
+    shared = tmp_path / "shared"
+    files = {"cifar10": ["cifar10_train_jpeg.npz", "cifar10_test_jpeg.npz"],
+             "mnist": ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]}
+    for name, names in files.items():
+        (shared / name).mkdir(parents=True)
+        for file in names + ["SOURCE.md"]:
+            (shared / name / file).write_text(f"{name}/{file}")
+    wheels = tmp_path / ".dev" / "wheels"
+    wheels.mkdir(parents=True)
+    version = importlib.metadata.version("keras")
+    for wheel in (f"keras-{version}-py3-none-any.whl", "namex-0.1.0-py3-none-any.whl",
+                  "optree-0.16.0-cp312-cp312-manylinux_2_17_x86_64.whl"):
+        (wheels / wheel).write_text("wheel")
+    env = {**os.environ, "SHARED_DATA": str(shared), "PYTHON": sys.executable,
+           "PIP_NO_INDEX": "1"}
+    script = ["bash", str(tmp_path / "tools" / "device_tree.sh"), "prepare"]
+    subprocess.run(script + ["cifar10", "mnist"], env=env, capture_output=True, text=True,
+                   check=True)
+    for name, names in files.items():
+        copied = sorted(p.name for p in (tmp_path / ".dev" / "data" / name).iterdir())
+        assert copied == sorted(names)
+        for file in names:
+            path = tmp_path / ".dev" / "data" / name / file
+            assert not path.is_symlink() and path.read_text() == f"{name}/{file}"
+    assert len(list(wheels.iterdir())) == 3
+    refused = subprocess.run(script + ["imagenet"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "unknown data set 'imagenet'" in refused.stderr

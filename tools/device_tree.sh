@@ -13,6 +13,15 @@
 # and prints what will travel, .dev/ included. Nothing on disk is touched; do not commit
 # between slim and restore (the untracked zoo files are staged as deletions). restore is
 # safe to run twice.
+#
+#     bash tools/device_tree.sh prepare [SET ...]
+#
+# fills the git-ignored .dev/ that tools/train_zoo_gpu.sh reads there (a fresh checkout has
+# none): the keras (this checkout's version), namex and optree wheels for the machine's
+# Python 3.12, downloaded unless .dev/wheels/ holds them, and copies of the data sets SET
+# (mnist, fashion_mnist, cifar10, spoken_digits; default cifar10) from ../shared/data (or
+# $SHARED_DATA). Give only the sets of the entries to train: all four are 90 MiB, more than
+# the 64 MiB the device tool sends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXCLUDE=$(git rev-parse --git-path info/exclude)
@@ -26,7 +35,40 @@ restore() {
   fi
 }
 
+prepare() {
+  local python=${PYTHON:-python3} data=${SHARED_DATA:-../shared/data} sets=("$@") set files f
+  if [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ]; then python=.venv/bin/python; fi
+  local version
+  version=$("$python" -c 'import importlib.metadata as m; print(m.version("keras"))')
+  mkdir -p .dev/wheels
+  if ! { ls .dev/wheels/keras-"$version"-*.whl && ls .dev/wheels/namex-*.whl &&
+         ls .dev/wheels/optree-*cp312*.whl; } >/dev/null 2>&1; then
+    "$python" -m pip download -q --only-binary=:all: --python-version 3.12 \
+      --platform manylinux_2_17_x86_64 --no-deps -d .dev/wheels "keras==$version" namex optree
+  fi
+  [ ${#sets[@]} -gt 0 ] || sets=(cifar10)
+  for set in "${sets[@]}"; do
+    case "$set" in
+      mnist|fashion_mnist) files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz" ;;
+      cifar10) files="cifar10_train_jpeg.npz cifar10_test_jpeg.npz" ;;
+      spoken_digits) files="spoken_digits.npz" ;;
+      *) echo "unknown data set '$set': mnist, fashion_mnist, cifar10 or spoken_digits" >&2
+         exit 2 ;;
+    esac
+    mkdir -p ".dev/data/$set"
+    for f in $files; do
+      cp -L "$data/$set/$f" ".dev/data/$set/"   # a copy: a link would travel as a link
+    done
+  done
+  ls .dev/wheels
+  du -sh .dev
+}
+
 case "${1:-}" in
+  prepare)
+    shift
+    prepare "$@"
+    ;;
   slim)
     mkdir -p "$(dirname "$EXCLUDE")"
     grep -qxF "$MARK" "$EXCLUDE" 2>/dev/null || printf '%s\n/zoo/\n' "$MARK" >> "$EXCLUDE"
@@ -50,7 +92,7 @@ case "${1:-}" in
     git status --short zoo | head -5
     ;;
   *)
-    echo "usage: bash tools/device_tree.sh slim|restore" >&2
+    echo "usage: bash tools/device_tree.sh prepare [SET ...]|slim|restore" >&2
     exit 2
     ;;
 esac

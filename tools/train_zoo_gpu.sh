@@ -3,12 +3,12 @@
 # has JAX but no TensorFlow (and no network): `KERAS_BACKEND=jax tools/train_zoo.py NAME
 # --nopublish`, the same `model.fit` path (kgan.training.train: resumable backups, NaNGuard,
 # sample grids) as on TensorFlow, with numpy batches from kgan.data.load.
-# Prepare a git-ignored .dev/ folder beside the code and send both to the machine:
-#   .dev/wheels/  keras, namex and optree wheels for the machine's Python (pip download
-#                 --only-binary=:all: --python-version 3.12 --platform manylinux_2_17_x86_64)
-#   .dev/data/    mnist/ and fashion_mnist/ with the IDX train files (from ../shared/data);
-#                 cifar10/ with cifar10_{train,test}_jpeg.npz (18 MB) for the CIFAR-10 entries
-#                 (copies, not links: a link travels as a link)
+# It reads a git-ignored .dev/ folder sent along with the code (carry [".dev"]), which
+# `bash tools/device_tree.sh prepare SET ...` fills (e.g. `prepare cifar10`):
+#   .dev/wheels/  keras, namex and optree wheels for the machine's Python 3.12
+#   .dev/data/    copies of the data sets the entries read: mnist/ and fashion_mnist/ (IDX
+#                 train files), cifar10/ (cifar10_{train,test}_jpeg.npz, 18 MB),
+#                 spoken_digits/ (spoken_digits.npz)
 # The zoo's tracked weights are too large to travel: `bash tools/device_tree.sh slim` before
 # the device call, `restore` after it (see that script). Then, from the repository root there:
 #
@@ -34,7 +34,7 @@
 # minute (wheel install, final saves, packing). Other entries train the same way, e.g.
 #   KGAN_ENTRIES="sngan_cifar10 dcgan_cifar10" EXTRA_FLAGS="--precision bfloat16" \
 #       bash tools/train_zoo_gpu.sh 8
-# (audio entries also need .dev/data/spoken_digits/spoken_digits.npz).
+# (audio entries need `prepare spoken_digits`).
 set -u
 cd "$(dirname "$0")/.."
 REPO=$PWD
