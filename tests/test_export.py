@@ -425,8 +425,8 @@ def test_real_entries_export(tmp_path, name):
     # Image filters calibrate int8 on 32 sources, as tools/filter_report.py does for
     # bench/filters.md (256 took srgan_photos_x4's two int8 conversions over 4 minutes);
     # generators on the CLI's 256. The uint8-edged file is the same conversion with other
-    # edges (the same error to the last digit on dcgan_mnist), so 32 calibrate it: each
-    # calibration sample costs ~0.1 s of the suite's time.
+    # edges (at equal calibration, dcgan_mnist's two agree to the last digit), so 32
+    # calibrate it: each calibration sample costs ~0.1 s of the suite's time.
     calibration = 32 if isinstance(model, kgan.TranslationGAN) else 256
     for fmt, bound in bounds.items():
         if photo and fmt.startswith("int8"):
