@@ -23,19 +23,24 @@ def _git(repo, *args):
                           check=True).stdout
 
 
+def _device_tree_in_new_repo(repo):
+    """tools/device_tree.sh copied into ``repo``, made a git repository: its command line."""
+    (repo / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "device_tree.sh", repo / "tools")
+    _git(repo, "init", "-q")
+    return ["bash", str(repo / "tools" / "device_tree.sh")]
+
+
 def test_device_tree_slims_the_index_to_travel_and_restores_it(tmp_path):
     """tools/device_tree.sh untracks zoo/ but its classifiers (files stay on disk), ignores
     it, and restore gives back HEAD's index with the ignore rule gone."""
-    (tmp_path / "tools").mkdir()
-    shutil.copy(ROOT / "tools" / "device_tree.sh", tmp_path / "tools")
+    script = _device_tree_in_new_repo(tmp_path)
     for path in ("zoo/dcgan/dcgan.weights.h5", "zoo/classifier_x/x.weights.h5", "kgan/a.py"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(b"\0" * 1000)
-    _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
     head_files = _git(tmp_path, "ls-files")
-    script = ["bash", str(tmp_path / "tools" / "device_tree.sh")]
     slim = subprocess.run(script + ["slim"], capture_output=True, text=True, check=True)
     assert "travels: 0 MiB of 64 MiB" in slim.stdout
     assert _git(tmp_path, "ls-files", "zoo").split() == ["zoo/classifier_x/x.weights.h5"]
@@ -58,9 +63,7 @@ def test_device_tree_slims_the_index_to_travel_and_restores_it(tmp_path):
 def test_device_tree_prepare_copies_the_named_data_sets(tmp_path):
     """``prepare SET ...`` copies each named data set's files into .dev/data (real copies),
     keeps wheels already in .dev/wheels (no download), and refuses an unknown set."""
-    (tmp_path / "tools").mkdir()
-    shutil.copy(ROOT / "tools" / "device_tree.sh", tmp_path / "tools")
-    _git(tmp_path, "init", "-q")
+    script = _device_tree_in_new_repo(tmp_path) + ["prepare"]
     shared = tmp_path / "shared"
     files = {"cifar10": ["cifar10_train_jpeg.npz", "cifar10_test_jpeg.npz"],
              "mnist": ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]}
@@ -76,7 +79,6 @@ def test_device_tree_prepare_copies_the_named_data_sets(tmp_path):
         (wheels / wheel).write_text("wheel")
     env = {**os.environ, "SHARED_DATA": str(shared), "PYTHON": sys.executable,
            "PIP_NO_INDEX": "1"}
-    script = ["bash", str(tmp_path / "tools" / "device_tree.sh"), "prepare"]
     subprocess.run(script + ["cifar10", "mnist"], env=env, capture_output=True, text=True,
                    check=True)
     for name, names in files.items():
