@@ -22,6 +22,7 @@
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER] [--size HxW]
                 (image-to-image filters) [--int8_percentile 99.99]
+                [--[no]int8_float_upsampling]
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
 missing files, bad values) print one line ``kgan: error: ...`` and exit with status 2; a
@@ -95,6 +96,9 @@ flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input siz
 flags.DEFINE_float("int8_percentile", 99.99, "export --quantize int8: percentile of each "
                    "activation's calibration values that sets its range (100: min/max); "
                    "kgan.export.int8_ranges.DEFAULT_PERCENTILE.")
+flags.DEFINE_boolean("int8_float_upsampling", None, "export --quantize int8 of an image "
+                     "filter: keep its upsampling stages float32, a per-op float fallback "
+                     "(default: as the zoo entry declares; kgan.export.float_fallback).")
 flags.DEFINE_string("calibration_dir", None, "export: int8 calibration images of an "
                     "image-to-image model from this folder (default: the entry's data set).")
 
@@ -305,7 +309,8 @@ def _cmd_export(args):
                 if FLAGS.quantize == "int8" and FLAGS.size != "dynamic" else None)
         path = export.export_tflite(model, out, FLAGS.quantize, data, FLAGS.uint8_io,
                                     FLAGS.overwrite, direction=FLAGS.direction,
-                                    size=FLAGS.size, percentile=FLAGS.int8_percentile)
+                                    size=FLAGS.size, percentile=FLAGS.int8_percentile,
+                                    float_upsampling=FLAGS.int8_float_upsampling)
     stats = export.compare(model, path, direction=FLAGS.direction)
     print(f"wrote {path} ({export.size_bytes(path) / 1024:.0f} KiB); against Keras on 32 "
           f"{stats['compared_on']}: mean |error| {stats['mean_abs_error']:.2g}, "

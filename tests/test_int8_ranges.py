@@ -7,7 +7,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 import kgan
 from kgan import export
-from kgan.export.int8_ranges import narrow_ranges, quantize_with_percentiles
+from kgan.export.int8_ranges import narrow_ranges, calibrate_and_quantize
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_percentile_ranges_quantize_typical_values_finer(saved):
 
     want = run(_converter(saved).convert())
     minmax = float(np.abs(run(_converter(saved, data).convert()) - want).mean())
-    narrowed = float(np.abs(run(quantize_with_percentiles(
+    narrowed = float(np.abs(run(calibrate_and_quantize(
         _converter(saved, data), data, "serving_default", 99.9)) - want).mean())
     assert narrowed < 0.7 * minmax, (narrowed, minmax)
 

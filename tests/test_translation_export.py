@@ -285,3 +285,40 @@ def test_equalised_instance_norms_keep_the_float_outputs(pix2pix):
                                    atol=1e-5)
     finally:
         conv.kernel.assign(saved)
+
+
+def test_int8_float_upsampling_keeps_only_those_stages_float(tmp_path):
+    """The per-op float fallback (kgan.export.float_fallback): the transposed convolutions,
+    norms and ReLUs of CycleGAN's upsampling stages run in float32, with float32 weights
+    (not the hybrid int8-weight kernels XNNPACK skips); everything else stays int8, and
+    the file is closer to Keras than the all-int8 one."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from kgan.export.float_fallback import FLOAT_MARK, unmarked_float_tensors
+
+    model = kgan.zoo.load("test_cyclegan", pretrained=False)
+    data = export.calibration_inputs(model, 16)
+    with pytest.raises(ValueError, match="float_upsampling applies to int8 image filters"):
+        export.export_tflite(model, tmp_path, "float16", float_upsampling=True)
+    plain = export.export_tflite(model, tmp_path / "plain", "int8", data)
+    mixed = export.export_tflite(model, tmp_path / "mixed", "int8", data, uint8_io=True,
+                                 float_upsampling=True)
+    content = mixed.read_bytes()
+    assert not unmarked_float_tensors(content)
+    tflite = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    graph = tflite.subgraphs[0]
+    kinds = {}
+    for op in graph.operators:
+        name = flatbuffer_utils.opcode_to_name(tflite, op.opcodeIndex)
+        output = graph.tensors[op.outputs[0]]
+        kinds.setdefault(name, set()).add((output.type == 0, FLOAT_MARK in output.name.decode()))
+        if name == "TRANSPOSE_CONV":  # float input, weights and output
+            assert {graph.tensors[i].type for i in op.inputs[1:] if i >= 0} == {0}
+    assert kinds["TRANSPOSE_CONV"] == {(True, True)}
+    assert kinds["RSQRT"] == {(True, True), (False, False)}  # 2 float norms, 3 int8
+    assert kinds["CONV_2D"] == {(False, False)}
+    # tflite.py's check refuses float ops outside the marked layers.
+    assert len(unmarked_float_tensors(export.export_tflite(
+        model, tmp_path / "float", "none").read_bytes())) > 10
+    errors = [export.compare(model, path, n=8)["mean_abs_error"] for path in (plain, mixed)]
+    assert errors[1] < errors[0], errors

@@ -15,6 +15,8 @@ EMA weights when it has them. One module per concern:
   full-integer int8 files, and the layers swapped in so the converter can lower a generator;
 * :mod:`kgan.export.int8_ranges`: int8 activation ranges at a percentile of the calibration
   values instead of their min and max;
+* :mod:`kgan.export.float_fallback`: int8 filters whose upsampling stages stay float32, a
+  measured per-op fallback;
 * :mod:`kgan.export.compare`: an export's error against Keras, latency and size;
 * :mod:`kgan.export.outlier_finetune`: fine-tuning a filter whose int8 file errs, so that its
   normalizations' inputs fit one int8 range (``tools/int8_finetune.py``).

@@ -29,21 +29,29 @@ import tensorflow as tf
 from tensorflow.lite.python import convert
 from tensorflow.lite.tools import flatbuffer_utils
 
+from kgan.export.float_fallback import float_weights, marked_nodes
+
 #: Percentile of each activation's values that sets its int8 range (the low end mirrored).
 DEFAULT_PERCENTILE = 99.99
 
 
-def quantize_with_percentiles(converter, representative_data, signature, percentile,
-                              input_type=tf.float32, output_type=tf.float32):
+def calibrate_and_quantize(converter, representative_data, signature, percentile,
+                           input_type=tf.float32, output_type=tf.float32):
     """Full-integer TFLite bytes from ``converter`` (set up for int8 with its
     ``representative_dataset``), the ranges of its large activations narrowed to
     ``percentile`` on ``representative_data`` (``{input name: (n, ...)}`` of the
-    ``signature``); ``input_type`` / ``output_type``: ``tf.float32`` or ``tf.uint8`` edges."""
+    ``signature``; 100: min/max ranges), and the ops of the layers marked by
+    :mod:`kgan.export.float_fallback` left float32; ``input_type`` / ``output_type``:
+    ``tf.float32`` or ``tf.uint8`` edges."""
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
-    narrowed = narrow_ranges(calibrated, representative_data, signature, percentile)
-    return convert.mlir_quantize(narrowed, input_data_type=input_type,
-                                 output_data_type=output_type)
+    if percentile < 100.0:
+        calibrated = narrow_ranges(calibrated, representative_data, signature, percentile)
+    kept_float = marked_nodes(calibrated)
+    quantized = convert.mlir_quantize(calibrated, input_data_type=input_type,
+                                      output_data_type=output_type,
+                                      denylisted_nodes=kept_float or None)
+    return float_weights(quantized) if kept_float else quantized
 
 
 def narrow_ranges(calibrated, representative_data, signature, percentile):

@@ -11,9 +11,10 @@ edges) unless ``uint8_io``, which makes the latent input and image output uint8 
 integer-only accelerators; the image range is pinned to tanh's [-1, 1], so a uint8 output
 ``q`` is the image ``(q - 128) / 127.5`` and within one level of the pixel value. A
 conversion that would leave a float op behind fails instead of shipping a float model
-labelled int8. The seed signature is not converted: TFLite has no stateless Philox op, so
-mobile apps pass latents. Text-to-image models declare TFLite unsupported
-(``export_unsupported``).
+labelled int8, unless the op belongs to a declared per-op float fallback
+(``float_upsampling``, :mod:`kgan.export.float_fallback`). The seed signature is not
+converted: TFLite has no stateless Philox op, so mobile apps pass latents. Text-to-image
+models declare TFLite unsupported (``export_unsupported``).
 
 Image-to-image models write one file per direction (``direction=``,
 ``<name>_<direction>_<type>.tflite`` for the non-default ones); int8 files are calibrated on
@@ -31,11 +32,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import zoo
 from kgan.export.graph import (SERVING_SIGNATURE, exported_images, exported_network,
                                from_uint8, input_specs, padded_images, to_uint8)
 from kgan.export.inputs import (check_filter_size, check_inputs, check_model, check_name,
                                 refuse_existing)
-from kgan.export.int8_ranges import DEFAULT_PERCENTILE, quantize_with_percentiles
+from kgan.export.float_fallback import unmarked_float_tensors, upsampling_layers
+from kgan.export.int8_ranges import DEFAULT_PERCENTILE, calibrate_and_quantize
 from kgan.export.tflite_layers import tflite_friendly
 from kgan.translation import DYNAMIC, TranslationGAN, size_multiple
 
@@ -44,7 +47,7 @@ QUANTIZATIONS = ("none", "float16", "int8")
 
 def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
                   overwrite=False, name=None, direction=None, size=None,
-                  percentile=DEFAULT_PERCENTILE):
+                  percentile=DEFAULT_PERCENTILE, float_upsampling=None):
     """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
 
     Image-to-image models export one filter per file: ``source`` -> ``image``, the default
@@ -78,6 +81,11 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
             per-image ``100 - percentile`` .. ``percentile`` percentiles on
             ``representative_data`` (:mod:`kgan.export.int8_ranges`); 100 keeps TFLite's
             min/max ranges.
+        float_upsampling: int8 image filters only: keep the generator's upsampling stages
+            (each transposed convolution or upsampling and the norm and activation after
+            it) float32, a measured per-op fallback (:mod:`kgan.export.float_fallback`);
+            None: as the zoo entry declares for ``direction`` (its recipe's
+            ``"int8_float_upsampling"`` directions), else False.
 
     Returns:
         ``Path`` of the ``.tflite`` file.
@@ -86,7 +94,8 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         FileExistsError: the file exists and ``overwrite`` is False.
         ValueError: an unknown ``quantize``, int8 without (or with malformed)
             ``representative_data``, or ``representative_data`` / ``uint8_io`` without int8.
-        RuntimeError: the int8 model would keep float tensors inside (not written).
+        RuntimeError: the int8 model would keep float tensors inside, other than in the
+            ``float_upsampling`` stages (not written).
     """
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}; received {quantize!r}.")
@@ -119,11 +128,12 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     elif direction is not None:
         raise ValueError(f"direction applies to image-to-image models; {model.name} generates "
                          f"from latents (received direction={direction!r}).")
+    float_upsampling = _float_upsampling(model, quantize, direction, float_upsampling)
     suffix = "_uint8" if uint8_io else ""
     path = Path(out_dir) / f"{stem}_{_file_tag(quantize)}{suffix}.tflite"
     refuse_existing(path, overwrite)
     content = _convert(model, quantize, representative_data, uint8_io, direction, size,
-                       percentile)
+                       percentile, float_upsampling)
     if quantize == "int8":
         _check_integer_only(content)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,8 +147,21 @@ def _file_tag(quantize):
     return "float32" if quantize == "none" else quantize
 
 
+def _float_upsampling(model, quantize, direction, requested):
+    """Whether the int8 file keeps the upsampling stages float (``export_tflite``)."""
+    if requested is None:
+        declared = (zoo.info(model.name).recipe.get("int8_float_upsampling", ())
+                    if model.name in zoo.list_models() else ())
+        return quantize == "int8" and direction in declared
+    if requested and not (quantize == "int8" and isinstance(model, TranslationGAN)):
+        raise ValueError("float_upsampling applies to int8 image filters (quantize='int8' "
+                         f"of an image-to-image model); received quantize={quantize!r} for "
+                         f"{model.name}.")
+    return bool(requested)
+
+
 def _convert(model, quantize, representative_data, uint8_io, direction=None, size=None,
-             percentile=100.0):
+             percentile=100.0, float_upsampling=False):
     """SavedModel in a temp dir -> TFLiteConverter (the route Keras' own LiteRT export takes).
 
     Float filters with ``uint8_io`` convert pixels in the graph (``pixels``); int8 files get
@@ -160,8 +183,9 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
     with tempfile.TemporaryDirectory() as tmp, model.inference_weights():
         network = exported_network(model, direction, size)
         multiple = size_multiple(exported_network(model, direction)) if size == DYNAMIC else 1
-        generator = tflite_friendly(network, int8=quantize == "int8",
-                                    calibration=_network_inputs(representative_data))
+        generator = tflite_friendly(
+            network, int8=quantize == "int8", calibration=_network_inputs(representative_data),
+            float_layers=upsampling_layers(network) if float_upsampling else ())
         archive = keras.export.ExportArchive()
         archive.track(generator)
         archive.add_endpoint(SERVING_SIGNATURE, tf.function(serve),
@@ -171,10 +195,10 @@ def _convert(model, quantize, representative_data, uint8_io, direction=None, siz
         _configure(converter, quantize, representative_data, uint8_io)
         with warnings.catch_warnings():  # calibration runs the deprecated tf.lite.Interpreter
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-            if quantize == "int8" and percentile < 100.0:
+            if quantize == "int8" and (percentile < 100.0 or float_upsampling):
                 edges = tf.uint8 if uint8_io else tf.float32
-                return quantize_with_percentiles(converter, representative_data,
-                                                 SERVING_SIGNATURE, percentile, edges, edges)
+                return calibrate_and_quantize(converter, representative_data,
+                                              SERVING_SIGNATURE, percentile, edges, edges)
             return converter.convert()
 
 
@@ -204,12 +228,9 @@ def _configure(converter, quantize, representative_data, uint8_io):
 
 
 def _check_integer_only(content):
-    """Raises unless every float tensor of an int8 model is one of its inputs/outputs."""
-    interpreter = make_interpreter(content)
-    boundary = {d["index"] for d in interpreter.get_input_details()}
-    boundary |= {d["index"] for d in interpreter.get_output_details()}
-    floats = [d["name"] for d in interpreter.get_tensor_details()
-              if np.issubdtype(d["dtype"], np.floating) and d["index"] not in boundary]
+    """Raises unless every float tensor of an int8 model is one of its inputs/outputs or
+    belongs to its declared float fallback."""
+    floats = unmarked_float_tensors(content)
     if floats:
         raise RuntimeError(
             f"int8 conversion left {len(floats)} float tensors inside the model (e.g. "

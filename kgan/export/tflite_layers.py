@@ -13,6 +13,8 @@ feeding them are equalised per channel on the calibration images.
 import keras
 import numpy as np
 
+from kgan.export.float_fallback import FLOAT_MARK
+
 
 #: tanh(4) = 0.99933, so clipping tanh's input to [-4, 4] moves no pixel by more than 7e-4.
 #: Without it, saturated background pixels stretch that tensor's int8 range to about +-20,
@@ -87,33 +89,38 @@ class _NearestUpSampling(keras.layers.Layer):
         return keras.ops.image.resize(x, (height, width), interpolation="nearest")
 
 
-def _replacement(layer, int8):
-    """The layer a TFLite export uses instead of ``layer``, or None to keep it."""
+def _replacement(layer, int8, name):
+    """The layer a TFLite export uses instead of ``layer`` (named ``name``), or None to
+    keep it."""
     if (isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest"
             and layer.data_format == "channels_last"):
-        return _NearestUpSampling(layer.size, name=layer.name, dtype=layer.dtype_policy)
+        return _NearestUpSampling(layer.size, name=name, dtype=layer.dtype_policy)
     if not int8:
         return None
     if (isinstance(layer, keras.layers.Activation)
             and layer.get_config()["activation"] == "tanh"):
-        return _ClippedTanh(name=layer.name, dtype=layer.dtype_policy)
+        return _ClippedTanh(name=name, dtype=layer.dtype_policy)
     if _is_instance_norm(layer):
-        return _InstanceNorm(layer.epsilon, name=layer.name, dtype=layer.dtype_policy)
+        return _InstanceNorm(layer.epsilon, name=name, dtype=layer.dtype_policy)
     return None
 
 
-def tflite_friendly(network, int8, calibration=None):
+def tflite_friendly(network, int8, calibration=None, float_layers=()):
     """``network`` itself, or a copy (current weights) whose nearest upsamplings have
     static shapes and, for int8, whose tanh layers clip their input first and whose
     instance norms use int8-convertible ops, with the channels of the convolutions feeding
-    them equalised on the ``calibration`` inputs (:func:`equalize_instance_norms`)."""
-    if all(_replacement(layer, int8) is None for layer in network.layers):
+    them equalised on the ``calibration`` inputs (:func:`equalize_instance_norms`). The
+    copies of the ``float_layers`` (names) carry ``FLOAT_MARK``: their ops stay float32
+    (:mod:`kgan.export.float_fallback`)."""
+    if not float_layers and all(_replacement(layer, int8, layer.name) is None
+                                for layer in network.layers):
         return network
 
     def clone(layer):
-        stand_in = _replacement(layer, int8)
+        name = layer.name + (FLOAT_MARK if layer.name in float_layers else "")
+        stand_in = _replacement(layer, int8, name)
         return stand_in if stand_in is not None else layer.__class__.from_config(
-            layer.get_config())
+            {**layer.get_config(), "name": name})
 
     copy = keras.models.clone_model(network, clone_function=clone)
     copy.set_weights(network.get_weights())
@@ -132,9 +139,9 @@ def equalize_instance_norms(network, inputs, batch_size=8):
     the narrow ones: in pix2pix_facades' last decoder norm the widest channel reaches 144
     while the median channel's deviation is 1.9, so the rounding noise of its int8 steps
     (1.1) was 16 % of a typical channel's deviation, and 4 % after this rescaling
-    (cross-layer equalisation, Nagel et al. 2019, here into the norm). Instance norm ignores a positive
-    scale ``s`` of its input channel apart from epsilon: ``(s x - s m) / sqrt(s^2 v +
-    s^2 eps)`` is the norm of ``x``. Convolution kernels are quantized per output channel,
+    (cross-layer equalisation, Nagel et al. 2019, here into the norm). Instance norm
+    ignores a positive scale ``s`` of its input channel apart from epsilon: ``(s x - s m)
+    / sqrt(s^2 v + s^2 eps)`` is the norm of ``x``. Convolution kernels are quantized per output channel,
     so the rescaled kernels lose nothing.
     """
     pairs = [(conv, norm) for norm in network.layers if isinstance(norm, _InstanceNorm)

@@ -383,15 +383,15 @@ _register("cyclegan_sneaker2boot", "sneaker2boot",
           weights="cyclegan_sneaker2boot.weights.h5",
           sha256="017a2e51552604c30caee0e3cf58a84bb465063e4896477177f6e7b984d8d9d2")
 # horse2zebra on 2 CPU cores (docs/zoo/cyclegan_horse2zebra.md): the paper's 9-block G at half
-# its width and 70x70 PatchGANs, batch 1, random 128x128 crops of the 256x256 photos, 24 + 24
-# epochs (the paper: 100 + 100), in bfloat16 (2.4x float32's steps; XLA was 2x slower here);
-# then G_ab fine-tuned so that its int8 filter holds (tools/int8_finetune.py). In float16.
+# its width, 70x70 PatchGANs, batch 1, random 128x128 crops, 24 + 24 epochs (paper: 100 + 100),
+# bfloat16; then G_ab fine-tuned for int8 (tools/int8_finetune.py). Published in float16.
 _register("cyclegan_horse2zebra", "horse2zebra",
           dict(width=32, n_blocks=9, d_width=64, d_layers=3, pool_size=50),
           {**_recipe(48, 24, batch_size=1, train_size=667, jit_compile=False), "crop": 128,
            "precision": "bfloat16", "int8_finetune": dict(
                direction="a2b", steps=2000, batch_size=2, learning_rate=1e-4,
-               penalty_weight=0.1, threshold=6.0, target_share=0.25)}, image_shape=(256, 256, 3),
+               penalty_weight=0.1, threshold=6.0, target_share=0.25),
+           "int8_float_upsampling": ("a2b",)}, image_shape=(256, 256, 3),
           weights="cyclegan_horse2zebra.weights.h5", weights_dtype="float16",
           sha256="5b706a051e14ba599c5653239f02e0096b007c62e22c4b8b21dfe399ffb78387")
 _register("test_cyclegan", "sneaker2boot", dict(width=4, n_blocks=1, d_width=4, pool_size=50),
