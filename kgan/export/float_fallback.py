@@ -5,9 +5,9 @@ horse-to-zebra filter needed it: every int8 rewrite tried left its all-int8 file
 (30.9 dB) off the float model, over the 0.035 bound (``docs/zoo/cyclegan_horse2zebra.md``).
 Half of that error entered in the two upsampling stages (transposed convolution, instance
 norm, ReLU at 128x128 and 256x256), whose norms take values up to 53 standard deviations
-from their mean. Keeping those six layers float gives 0.023 (34.9 dB) at 1.3x the all-int8
-latency, still half the float32 file's (the stages are 5 % of the generator's
-multiply-adds).
+from their mean. Keeping those six layers float gives 0.023 (34.9 dB) at 1.4x (1 thread)
+to 1.6x (2 threads) the all-int8 latency, 0.6x the float32 file's (the stages are 5 % of
+the generator's multiply-adds, at its two largest sizes).
 
 How: :func:`kgan.export.tflite_layers.tflite_friendly` renames the chosen layers of the
 generator's TFLite-ready copy with :data:`FLOAT_MARK`, so every op the converter makes from

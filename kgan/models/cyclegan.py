@@ -391,7 +391,7 @@ _register("cyclegan_horse2zebra", "horse2zebra",
            "precision": "bfloat16", "int8_finetune": dict(
                direction="a2b", steps=2000, batch_size=2, learning_rate=1e-4,
                penalty_weight=0.1, threshold=6.0, target_share=0.25),
-           "int8_float_upsampling": ("a2b",)}, image_shape=(256, 256, 3),
+           "int8_float_upsampling": ("a2b", "b2a")}, image_shape=(256, 256, 3),
           weights="cyclegan_horse2zebra.weights.h5", weights_dtype="float16",
           sha256="5b706a051e14ba599c5653239f02e0096b007c62e22c4b8b21dfe399ffb78387")
 _register("test_cyclegan", "sneaker2boot", dict(width=4, n_blocks=1, d_width=4, pool_size=50),
