@@ -21,7 +21,7 @@
     kgan export NAME_OR_PATH --savedmodel|--tflite [--quantize none|float16|int8]
                 [--uint8_io] [--out DIR] [--version N] [--overwrite]
                 [--direction a2b] [--calibration_dir FOLDER] [--size HxW]
-                (image-to-image filters) [--int8_percentile 99.99]
+                (image-to-image filters) [--int8_percentile P]
                 [--[no]int8_float_upsampling]
 
 ``tools/export.py`` is ``kgan export``. Errors in what the user typed (unknown names,
@@ -93,9 +93,10 @@ flags.DEFINE_string("direction", None, "export --tflite: which direction of an i
 flags.DEFINE_string("size", None, "export: HEIGHTxWIDTH (e.g. 512x384) input size of an "
                     "image-to-image filter, when not the model's own; --tflite float32 / "
                     "float16: 'dynamic' for any size.")
-flags.DEFINE_float("int8_percentile", 99.99, "export --quantize int8: percentile of each "
-                   "activation's calibration values that sets its range (100: min/max); "
-                   "kgan.export.int8_ranges.DEFAULT_PERCENTILE.")
+flags.DEFINE_float("int8_percentile", None, "export --quantize int8: percentile of each "
+                   "activation's calibration values that sets its range (100: min/max; "
+                   "default: as the zoo entry declares, else 99.99, "
+                   "kgan.export.int8_ranges.DEFAULT_PERCENTILE).")
 flags.DEFINE_boolean("int8_float_upsampling", None, "export --quantize int8 of an image "
                      "filter: keep its upsampling stages float32, a per-op float fallback "
                      "(default: as the zoo entry declares; kgan.export.float_fallback).")

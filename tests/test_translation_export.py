@@ -305,6 +305,7 @@ def test_int8_float_upsampling_keeps_only_those_stages_float(tmp_path):
                                  float_upsampling=True)
     content = mixed.read_bytes()
     assert not unmarked_float_tensors(content)
+    assert FLOAT_MARK not in plain.read_bytes().decode("latin-1")  # test_cyclegan declares none
     tflite = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     graph = tflite.subgraphs[0]
     kinds = {}
@@ -322,3 +323,17 @@ def test_int8_float_upsampling_keeps_only_those_stages_float(tmp_path):
         model, tmp_path / "float", "none").read_bytes())) > 10
     errors = [export.compare(model, path, n=8)["mean_abs_error"] for path in (plain, mixed)]
     assert errors[1] < errors[0], errors
+
+
+def test_entries_declare_their_int8_settings():
+    """A zoo entry's recipe ("int8_export") sets each direction's int8 defaults; arguments
+    override them, and other formats and undeclared entries get the library's."""
+    from kgan.export.inputs import int8_settings
+    from kgan.export.int8_ranges import DEFAULT_PERCENTILE
+
+    model = kgan.zoo.load("cyclegan_horse2zebra", pretrained=False, compile=False)
+    assert int8_settings(model, "int8", "b2a") == (99.999, True)
+    assert int8_settings(model, "int8", "a2b", 99.99, False) == (99.99, False)
+    assert int8_settings(model, "float16", "a2b") == (DEFAULT_PERCENTILE, False)
+    small = kgan.zoo.load("test_cyclegan", pretrained=False, compile=False)
+    assert int8_settings(small, "int8", "a2b") == (DEFAULT_PERCENTILE, False)

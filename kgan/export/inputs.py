@@ -4,7 +4,7 @@ The model (a zoo entry with its published weights, or a GAN saved as a ``.keras`
 the inputs that calibrate int8 files and compare exports with Keras (latents drawn like the
 model's own, a data set's source images, or a user's folder of pictures), and the checks:
 formats a family declares it cannot export to, names unusable in a path or URL, existing
-files.
+files; and the int8 settings a zoo entry declares for its filters.
 """
 
 import os
@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from kgan import zoo
 from kgan.export.graph import is_text_model, source_shape
+from kgan.export.int8_ranges import DEFAULT_PERCENTILE
 from kgan.gan import GAN
 from kgan.translation import DYNAMIC, TranslationGAN, check_size
 from kgan.validation import check_images, check_labels, check_latents
@@ -208,3 +209,25 @@ def refuse_existing(path, overwrite):
         raise FileExistsError(
             f"{path} already exists; pass overwrite=True (--overwrite) to replace it, or "
             "choose another version / output directory.")
+
+
+def int8_settings(model, quantize, direction, percentile=None, float_upsampling=None):
+    """``(percentile, float_upsampling)`` of a TFLite export (``export_tflite``), each None
+    taken from the zoo entry's recipe, ``"int8_export": {direction: {"percentile": ...,
+    "float_upsampling": ...}}`` (measured per filter, e.g. on ``cyclegan_horse2zebra``'s
+    card), else :data:`DEFAULT_PERCENTILE` and no float fallback."""
+    declared = {}
+    if quantize == "int8" and model.name in zoo.list_models():
+        declared = zoo.info(model.name).recipe.get("int8_export", {}).get(direction, {})
+    if percentile is None:
+        percentile = declared.get("percentile", DEFAULT_PERCENTILE)
+    if not 50.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must be in (50, 100] (100: the calibration's min/max "
+                         f"ranges); received {percentile!r}.")
+    if float_upsampling is None:
+        float_upsampling = declared.get("float_upsampling", False)
+    if float_upsampling and not (quantize == "int8" and isinstance(model, TranslationGAN)):
+        raise ValueError("float_upsampling applies to int8 image filters (quantize='int8' "
+                         f"of an image-to-image model); received quantize={quantize!r} for "
+                         f"{model.name}.")
+    return percentile, bool(float_upsampling)

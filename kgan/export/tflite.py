@@ -32,13 +32,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import zoo
 from kgan.export.graph import (SERVING_SIGNATURE, exported_images, exported_network,
                                from_uint8, input_specs, padded_images, to_uint8)
 from kgan.export.inputs import (check_filter_size, check_inputs, check_model, check_name,
-                                refuse_existing)
+                                int8_settings, refuse_existing)
 from kgan.export.float_fallback import unmarked_float_tensors, upsampling_layers
-from kgan.export.int8_ranges import DEFAULT_PERCENTILE, calibrate_and_quantize
+from kgan.export.int8_ranges import calibrate_and_quantize
 from kgan.export.tflite_layers import tflite_friendly
 from kgan.translation import DYNAMIC, TranslationGAN, size_multiple
 
@@ -47,7 +46,7 @@ QUANTIZATIONS = ("none", "float16", "int8")
 
 def export_tflite(model, out_dir, quantize="none", representative_data=None, uint8_io=False,
                   overwrite=False, name=None, direction=None, size=None,
-                  percentile=DEFAULT_PERCENTILE, float_upsampling=None):
+                  percentile=None, float_upsampling=None):
     """Converts the generator to ``out_dir/<name>_<quantize>[_uint8].tflite``.
 
     Image-to-image models export one filter per file: ``source`` -> ``image``, the default
@@ -80,12 +79,13 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         percentile: int8 only, in (50, 100]: each large activation's range is the mean
             per-image ``100 - percentile`` .. ``percentile`` percentiles on
             ``representative_data`` (:mod:`kgan.export.int8_ranges`); 100 keeps TFLite's
-            min/max ranges.
+            min/max ranges. None: as the zoo entry declares for ``direction``, else
+            ``DEFAULT_PERCENTILE`` (99.99).
         float_upsampling: int8 image filters only: keep the generator's upsampling stages
             (each transposed convolution or upsampling and the norm and activation after
             it) float32, a measured per-op fallback (:mod:`kgan.export.float_fallback`);
-            None: as the zoo entry declares for ``direction`` (its recipe's
-            ``"int8_float_upsampling"`` directions), else False.
+            None: as the zoo entry declares for ``direction``, else False. The entry's
+            declarations: its recipe's ``"int8_export"`` (``kgan.export.inputs``).
 
     Returns:
         ``Path`` of the ``.tflite`` file.
@@ -109,9 +109,6 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
         raise ValueError(
             "int8 quantization needs representative_data to calibrate the value ranges, "
             "e.g. kgan.export.calibration_inputs(model).")
-    if not 50.0 < percentile <= 100.0:
-        raise ValueError(f"percentile must be in (50, 100] (100: the calibration's min/max "
-                         f"ranges); received {percentile!r}.")
     translator = isinstance(model, TranslationGAN)
     if quantize != "int8" and (representative_data is not None or (uint8_io and not translator)):
         raise ValueError("representative_data and uint8_io only apply to quantize='int8'.")
@@ -128,7 +125,8 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
     elif direction is not None:
         raise ValueError(f"direction applies to image-to-image models; {model.name} generates "
                          f"from latents (received direction={direction!r}).")
-    float_upsampling = _float_upsampling(model, quantize, direction, float_upsampling)
+    percentile, float_upsampling = int8_settings(model, quantize, direction, percentile,
+                                                 float_upsampling)
     suffix = "_uint8" if uint8_io else ""
     path = Path(out_dir) / f"{stem}_{_file_tag(quantize)}{suffix}.tflite"
     refuse_existing(path, overwrite)
@@ -145,19 +143,6 @@ def export_tflite(model, out_dir, quantize="none", representative_data=None, uin
 
 def _file_tag(quantize):
     return "float32" if quantize == "none" else quantize
-
-
-def _float_upsampling(model, quantize, direction, requested):
-    """Whether the int8 file keeps the upsampling stages float (``export_tflite``)."""
-    if requested is None:
-        declared = (zoo.info(model.name).recipe.get("int8_float_upsampling", ())
-                    if model.name in zoo.list_models() else ())
-        return quantize == "int8" and direction in declared
-    if requested and not (quantize == "int8" and isinstance(model, TranslationGAN)):
-        raise ValueError("float_upsampling applies to int8 image filters (quantize='int8' "
-                         f"of an image-to-image model); received quantize={quantize!r} for "
-                         f"{model.name}.")
-    return bool(requested)
 
 
 def _convert(model, quantize, representative_data, uint8_io, direction=None, size=None,

@@ -141,8 +141,8 @@ def equalize_instance_norms(network, inputs, batch_size=8):
     (1.1) was 16 % of a typical channel's deviation, and 4 % after this rescaling
     (cross-layer equalisation, Nagel et al. 2019, here into the norm). Instance norm
     ignores a positive scale ``s`` of its input channel apart from epsilon: ``(s x - s m)
-    / sqrt(s^2 v + s^2 eps)`` is the norm of ``x``. Convolution kernels are quantized per output channel,
-    so the rescaled kernels lose nothing.
+    / sqrt(s^2 v + s^2 eps)`` is the norm of ``x``. Convolution kernels are quantized per
+    output channel, so the rescaled kernels lose nothing.
     """
     pairs = [(conv, norm) for norm in network.layers if isinstance(norm, _InstanceNorm)
              for conv in [norm.input._keras_history.operation]
