@@ -7,7 +7,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 import kgan
 from kgan import export
-from kgan.export.int8_ranges import narrow_ranges, calibrate_and_quantize
+from kgan.export.int8_ranges import calibrate_and_quantize, narrow_ranges
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan.export.float_fallback import unmarked_float_tensors, upsampling_layers
 from kgan.export.graph import (SERVING_SIGNATURE, exported_images, exported_network,
                                from_uint8, input_specs, padded_images, to_uint8)
 from kgan.export.inputs import (check_filter_size, check_inputs, check_model, check_name,
                                 int8_settings, refuse_existing)
-from kgan.export.float_fallback import unmarked_float_tensors, upsampling_layers
 from kgan.export.int8_ranges import calibrate_and_quantize
 from kgan.export.tflite_layers import tflite_friendly
 from kgan.translation import DYNAMIC, TranslationGAN, size_multiple
