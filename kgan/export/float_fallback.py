@@ -22,11 +22,11 @@ weights, in float32 arithmetic that XNNPACK runs).
 
 import keras
 import numpy as np
+from tensorflow.lite.python.schema_py_generated import TensorType
 from tensorflow.lite.tools import flatbuffer_utils
 
 #: Suffix of the layer names (and so of the TFLite op names) that stay float32.
 FLOAT_MARK = "_int8_fallback_float"
-_FLOAT32, _INT8 = 0, 9  # tflite schema TensorType values
 _UPSAMPLING = (keras.layers.Conv2DTranspose, keras.layers.UpSampling2D)
 _FOLLOWERS = (keras.layers.GroupNormalization, keras.layers.BatchNormalization,
               keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation)
@@ -43,12 +43,15 @@ def upsampling_layers(network):
     return names
 
 
+def _output_name(graph, op):
+    return graph.tensors[op.outputs[0]].name.decode()
+
+
 def marked_nodes(content):
     """Output names of the ops of a (calibrated) TFLite file made from marked layers."""
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    graph = model.subgraphs[0]
-    names = [graph.tensors[op.outputs[0]].name.decode() for op in graph.operators]
-    return [name for name in names if FLOAT_MARK in name]
+    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(content)).subgraphs[0]
+    return [name for name in (_output_name(graph, op) for op in graph.operators)
+            if FLOAT_MARK in name]
 
 
 def float_weights(content):
@@ -56,11 +59,10 @@ def float_weights(content):
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     graph = model.subgraphs[0]
     for op in graph.operators:
-        if graph.tensors[op.outputs[0]].type != _FLOAT32:
+        if graph.tensors[op.outputs[0]].type != TensorType.FLOAT32:
             continue
-        for index in op.inputs:
-            tensor = graph.tensors[index] if index >= 0 else None
-            if tensor is None or tensor.type != _INT8 or model.buffers[tensor.buffer].data is None:
+        for tensor in (graph.tensors[index] for index in op.inputs if index >= 0):
+            if tensor.type != TensorType.INT8 or model.buffers[tensor.buffer].data is None:
                 continue
             quantization = tensor.quantization
             axes = [1] * len(tensor.shape)
@@ -70,7 +72,7 @@ def float_weights(content):
                        - np.reshape(quantization.zeroPoint, axes))
                       * np.reshape(quantization.scale, axes)).astype("<f4")
             model.buffers[tensor.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
-            tensor.type, tensor.quantization = _FLOAT32, None
+            tensor.type, tensor.quantization = TensorType.FLOAT32, None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -81,7 +83,7 @@ def unmarked_float_tensors(content):
     graph = model.subgraphs[0]
     allowed = {*graph.inputs, *graph.outputs}
     for op in graph.operators:
-        if FLOAT_MARK in graph.tensors[op.outputs[0]].name.decode():
+        if FLOAT_MARK in _output_name(graph, op):
             allowed |= {*op.inputs, *op.outputs}
     return [tensor.name.decode() for i, tensor in enumerate(graph.tensors)
-            if tensor.type == _FLOAT32 and i not in allowed]
+            if tensor.type == TensorType.FLOAT32 and i not in allowed]
